@@ -1,0 +1,217 @@
+"""Settings, parsed strictly from an environment mapping; a bad value names its variable."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+
+from scheduler.domain.window import SendWindow
+from scheduler.errors import ConfigError
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+SMS_BACKENDS = ("auto", "twilio", "console")
+DEFAULT_SEND_WINDOW = SendWindow(time(9, 0), time(20, 0))
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///reminders.db"
+    sms_backend: str = "auto"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = field(default=None, repr=False)
+    twilio_from_number: str | None = None
+    twilio_messaging_service_sid: str | None = None
+    twilio_api_base_url: str | None = None
+    public_base_url: str | None = None
+    clinic_name: str = "Oak St Clinic"
+    clinic_phone: str = "+12015550100"
+    clinic_timezone: str = "America/New_York"
+    clinic_closed_days: frozenset[int] = frozenset({5, 6})
+    default_phone_region: str = "US"
+    send_window: SendWindow = DEFAULT_SEND_WINDOW
+    daily_text_limit: int = 1
+    dispatch_interval_seconds: float = 15.0
+    send_rate_per_second: float = 10.0
+    secret_key: str | None = field(default=None, repr=False)
+    protocols_file: Path | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Build settings from `env` (usually `os.environ` after `load_dotenv`)."""
+
+        def get(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        defaults = cls()
+        backend = (get("SMS_BACKEND") or "auto").lower()
+        if backend not in SMS_BACKENDS:
+            raise ConfigError(f"SMS_BACKEND must be one of {', '.join(SMS_BACKENDS)}, not {backend!r}")
+        settings = cls(
+            database_url=get("DATABASE_URL") or defaults.database_url,
+            sms_backend=backend,
+            twilio_account_sid=get("TWILIO_ACCOUNT_SID"),
+            twilio_auth_token=get("TWILIO_AUTH_TOKEN"),
+            twilio_from_number=_optional_phone(get("TWILIO_FROM_NUMBER"), "TWILIO_FROM_NUMBER"),
+            twilio_messaging_service_sid=_optional_match(
+                get("TWILIO_MESSAGING_SERVICE_SID"),
+                r"MG[0-9a-fA-F]{32}",
+                "TWILIO_MESSAGING_SERVICE_SID",
+            ),
+            twilio_api_base_url=_optional_url(get("TWILIO_API_BASE_URL"), "TWILIO_API_BASE_URL"),
+            public_base_url=_optional_url(get("PUBLIC_BASE_URL"), "PUBLIC_BASE_URL"),
+            clinic_name=_clinic_name(get("CLINIC_NAME") or defaults.clinic_name),
+            clinic_phone=_phone(get("CLINIC_PHONE") or defaults.clinic_phone, "CLINIC_PHONE"),
+            clinic_timezone=_timezone(get("CLINIC_TIMEZONE") or defaults.clinic_timezone),
+            clinic_closed_days=_weekdays(env.get("CLINIC_CLOSED_DAYS"), defaults.clinic_closed_days),
+            default_phone_region=_region(get("DEFAULT_PHONE_REGION") or "US"),
+            send_window=_window(get("SEND_WINDOW"), defaults.send_window),
+            daily_text_limit=_int(get("DAILY_TEXT_LIMIT"), "DAILY_TEXT_LIMIT", 1, 1, 10),
+            dispatch_interval_seconds=_float(
+                get("DISPATCH_INTERVAL_SECONDS"), "DISPATCH_INTERVAL_SECONDS", 15.0, 0.1, 3600
+            ),
+            send_rate_per_second=_float(
+                get("SEND_RATE_PER_SECOND"), "SEND_RATE_PER_SECOND", 10.0, 0.01, 10_000
+            ),
+            secret_key=get("SECRET_KEY"),
+            protocols_file=_optional_file(get("PROTOCOLS_FILE"), "PROTOCOLS_FILE"),
+        )
+        if backend == "twilio" and not settings.twilio_configured:
+            raise ConfigError(
+                "SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and "
+                "TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID"
+            )
+        return settings
+
+    @property
+    def twilio_configured(self) -> bool:
+        return bool(
+            self.twilio_account_sid
+            and self.twilio_auth_token
+            and (self.twilio_from_number or self.twilio_messaging_service_sid)
+        )
+
+    @property
+    def effective_sms_backend(self) -> str:
+        """`twilio` or `console`: `auto` picks Twilio only when its credentials are set."""
+        if self.sms_backend == "auto":
+            return "twilio" if self.twilio_configured else "console"
+        return self.sms_backend
+
+
+def _clinic_name(value: str) -> str:
+    if len(value) > 30:
+        raise ConfigError("CLINIC_NAME must be at most 30 characters so texts fit one SMS")
+    return value
+
+
+def _phone(value: str, name: str) -> str:
+    try:
+        parsed = phonenumbers.parse(value, "US")
+    except phonenumbers.NumberParseException as exc:
+        raise ConfigError(f"{name} is not a phone number: {exc}") from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise ConfigError(f"{name} is not a valid phone number")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _optional_phone(value: str | None, name: str) -> str | None:
+    return None if value is None else _phone(value, name)
+
+
+def _optional_match(value: str | None, pattern: str, name: str) -> str | None:
+    if value is not None and not re.fullmatch(pattern, value):
+        raise ConfigError(f"{name} does not look right (expected {pattern})")
+    return value
+
+
+def _optional_url(value: str | None, name: str) -> str | None:
+    if value is None:
+        return None
+    if not re.fullmatch(r"https?://[^/\s]+(/\S*)?", value):
+        raise ConfigError(f"{name} must be an http(s) URL, not {value!r}")
+    return value.rstrip("/")
+
+
+def _optional_file(value: str | None, name: str) -> Path | None:
+    if value is None:
+        return None
+    path = Path(value)
+    if not path.is_file():
+        raise ConfigError(f"{name} points to {value!r}, which is not a readable file")
+    return path
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"CLINIC_TIMEZONE is not an IANA time zone: {value!r}") from None
+    return value
+
+
+def _region(value: str) -> str:
+    region = value.upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ConfigError(f"DEFAULT_PHONE_REGION is not a known region code: {value!r}")
+    return region
+
+
+def _weekdays(value: str | None, default: frozenset[int]) -> frozenset[int]:
+    if value is None:
+        return default
+    days: set[int] = set()
+    for part in value.split(","):
+        word = part.strip().lower()[:3]
+        if not word:
+            continue
+        if word not in WEEKDAYS:
+            raise ConfigError(f"CLINIC_CLOSED_DAYS has an unknown day {part.strip()!r} (use Mon..Sun)")
+        days.add(WEEKDAYS.index(word))
+    if len(days) == 7:
+        raise ConfigError("CLINIC_CLOSED_DAYS closes every day of the week")
+    return frozenset(days)
+
+
+def _window(value: str | None, default: SendWindow) -> SendWindow:
+    if value is None:
+        return default
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})", value)
+    if match is None:
+        raise ConfigError(f"SEND_WINDOW must look like 09:00-20:00, not {value!r}")
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    try:
+        window = SendWindow(time(h1, m1), time(h2, m2))
+    except ValueError as exc:
+        raise ConfigError(f"SEND_WINDOW: {exc}") from None
+    return window
+
+
+def _int(value: str | None, name: str, default: int, low: int, high: int) -> int:
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
+    if not low <= number <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}")
+    return number
+
+
+def _float(value: str | None, name: str, default: float, low: float, high: float) -> float:
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {value!r}") from None
+    if not low <= number <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}")
+    return number

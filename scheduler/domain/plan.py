@@ -1,0 +1,189 @@
+"""The reminder plan: which texts go out for a patient's sessions, when, and which are skipped.
+
+Planning is deterministic: the same sessions give the same reminders, keyed so that re-planning
+never creates a second copy. It depends on when a session was booked, never on the clock.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from scheduler.domain.protocols import SessionKind
+from scheduler.domain.timeutil import to_local, to_utc
+from scheduler.domain.window import SendWindow
+
+
+class Kind(StrEnum):
+    WELCOME = "welcome"
+    CONFIRM = "confirm"
+    PREP = "prep"
+    DAY_OF = "day-of"
+    CHECK_IN = "check-in"
+
+
+# On a day with more texts than the daily limit, the first of these wins.
+PRIORITY = (Kind.PREP, Kind.DAY_OF, Kind.CONFIRM, Kind.CHECK_IN)
+
+# Reasons a planned text is skipped; staff see them next to the reminder.
+SKIP_DAILY_LIMIT = "daily-limit"
+SKIP_BOOKED_LATE = "booked-late"
+SKIP_TOO_LATE = "too-late"
+SKIP_SESSION_BETWEEN = "session-between"
+SKIP_ALREADY_CONFIRMED = "already-confirmed"
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Lead times and deadlines of the reminder plan."""
+
+    confirm_before_induction: timedelta = timedelta(hours=72)
+    confirm_before_touch_up: timedelta = timedelta(days=7)
+    prep_before: timedelta = timedelta(hours=24)
+    day_of_before: timedelta = timedelta(hours=2)
+    check_in_at: time = time(10, 0)
+    # A text meant for before a session is useless this close to it.
+    stale_before: timedelta = timedelta(hours=1)
+    day_of_stale_before: timedelta = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class Session:
+    """What the planner needs to know of one scheduled or confirmed appointment."""
+
+    appointment_id: int
+    revision: int
+    kind: SessionKind
+    number: int
+    starts_at: datetime  # aware UTC
+    booked_at: datetime  # aware UTC: when this time was booked (created or rescheduled)
+    confirmed: bool = False
+
+
+@dataclass(frozen=True)
+class PlannedReminder:
+    key: str
+    appointment_id: int | None
+    kind: Kind
+    due_at: datetime
+    deadline: datetime | None
+    status: str = "pending"  # or "skipped"
+    reason: str | None = None
+
+
+@dataclass
+class _Draft:
+    session: Session
+    kind: Kind
+    due_local: datetime
+    deadline: datetime | None
+    reason: str | None = None
+    due_at: datetime = field(init=False)
+
+
+def reminder_key(appointment_id: int, revision: int, kind: Kind) -> str:
+    return f"a{appointment_id}.{revision}:{kind}"
+
+
+def plan_welcome(enrolled_at: datetime, tz: ZoneInfo, window: SendWindow) -> PlannedReminder:
+    """The opt-in confirmation: at enrolment, or when the send window next opens."""
+    due = to_utc(window.earliest_after(to_local(enrolled_at, tz)), tz)
+    return PlannedReminder("welcome", None, Kind.WELCOME, max(due, enrolled_at), None)
+
+
+def plan_reminders(
+    sessions: Sequence[Session],
+    tz: ZoneInfo,
+    window: SendWindow,
+    daily_limit: int,
+    rules: Rules = Rules(),
+) -> list[PlannedReminder]:
+    """Every text for `sessions` (all of a patient's scheduled or confirmed appointments)."""
+    ordered = sorted(sessions, key=lambda s: s.starts_at)
+    drafts: list[_Draft] = []
+    for index, session in enumerate(ordered):
+        drafts.extend(_drafts_for(session, index == 0 and session.number == 1, tz, rules))
+    for draft in drafts:
+        _place(draft, tz, window, ordered)
+    _apply_daily_limit(drafts, tz, daily_limit)
+    return sorted(
+        (
+            PlannedReminder(
+                key=reminder_key(d.session.appointment_id, d.session.revision, d.kind),
+                appointment_id=d.session.appointment_id,
+                kind=d.kind,
+                due_at=d.due_at,
+                deadline=d.deadline,
+                status="skipped" if d.reason else "pending",
+                reason=d.reason,
+            )
+            for d in drafts
+        ),
+        key=lambda r: (r.due_at, r.key),
+    )
+
+
+def _drafts_for(session: Session, is_first: bool, tz: ZoneInfo, rules: Rules) -> list[_Draft]:
+    start = to_local(session.starts_at, tz)
+    stale = session.starts_at - rules.stale_before
+    confirm_lead = (
+        rules.confirm_before_induction if session.kind == "induction" else rules.confirm_before_touch_up
+    )
+    drafts = [
+        _Draft(session, Kind.CONFIRM, start - confirm_lead, stale),
+        _Draft(session, Kind.PREP, start - rules.prep_before, stale),
+    ]
+    if is_first:
+        drafts.append(
+            _Draft(
+                session,
+                Kind.DAY_OF,
+                start - rules.day_of_before,
+                session.starts_at - rules.day_of_stale_before,
+            )
+        )
+    if is_first or session.kind == "touch-up":
+        check_in = datetime.combine(start.date() + timedelta(days=1), rules.check_in_at)
+        drafts.append(_Draft(session, Kind.CHECK_IN, check_in, None))
+    return drafts  # fmt: skip
+
+
+def _place(draft: _Draft, tz: ZoneInfo, window: SendWindow, sessions: Sequence[Session]) -> None:
+    """Move the draft into the send window, then decide whether it can still be useful."""
+    session = draft.session
+    if draft.kind is Kind.CHECK_IN:
+        local = window.earliest_after(draft.due_local)
+        draft.due_at = to_utc(local, tz)
+        # A check-in is for the day after; one pushed later than that is no longer a check-in.
+        draft.deadline = to_utc(datetime.combine(local.date(), window.end), tz)
+        return
+    draft.due_at = to_utc(window.latest_before(draft.due_local), tz)
+    if draft.kind is Kind.CONFIRM:
+        if session.confirmed:
+            draft.reason = SKIP_ALREADY_CONFIRMED
+        elif draft.due_at < session.booked_at:
+            draft.reason = SKIP_BOOKED_LATE
+        elif any(draft.due_at <= s.starts_at < session.starts_at for s in sessions):
+            draft.reason = SKIP_SESSION_BETWEEN
+        return
+    if draft.due_at < session.booked_at:
+        # Booked after the text was due: send it as soon as the window allows, if still useful.
+        local = window.earliest_after(to_local(session.booked_at, tz))
+        draft.due_at = max(to_utc(local, tz), session.booked_at)
+    if draft.deadline is not None and draft.due_at >= draft.deadline:
+        draft.reason = SKIP_TOO_LATE
+
+
+def _apply_daily_limit(drafts: list[_Draft], tz: ZoneInfo, limit: int) -> None:
+    by_day: dict[object, list[_Draft]] = defaultdict(list)
+    for draft in drafts:
+        if draft.reason is None:
+            by_day[(to_local(draft.due_at, tz).date())].append(draft)
+    for same_day in by_day.values():
+        same_day.sort(key=lambda d: (PRIORITY.index(d.kind), d.due_at))
+        for loser in same_day[limit:]:
+            loser.reason = SKIP_DAILY_LIMIT

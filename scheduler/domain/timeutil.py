@@ -1,0 +1,39 @@
+"""Wall-clock times in a patient's zone to UTC instants and back, with the DST rules of the design."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from scheduler.errors import InvalidInput
+
+
+def zone(name: str) -> ZoneInfo:
+    """The IANA zone `name`, or InvalidInput for anything else (abbreviations, offsets, typos)."""
+    problem = f"unknown timezone {name!r}: use an IANA name such as America/New_York"
+    # Abbreviations such as EST are legacy links in the tz database: ambiguous, and wrong in summer.
+    if "/" not in name and name != "UTC":
+        raise InvalidInput(problem, field="timezone")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(problem, field="timezone") from None
+
+
+def to_utc(local: datetime, tz: ZoneInfo) -> datetime:
+    """Turn a naive wall-clock time in `tz` into an aware UTC instant.
+
+    fold=0 gives both rules at once: a time that does not exist (spring forward) is read with the
+    offset before the gap, so it lands as far after the gap as it was into it; an ambiguous time
+    (fall back) takes its first occurrence.
+    """
+    if local.tzinfo is not None:
+        raise ValueError("to_utc takes a naive wall-clock time")
+    return local.replace(tzinfo=tz, fold=0).astimezone(UTC)
+
+
+def to_local(instant: datetime, tz: ZoneInfo) -> datetime:
+    """The naive wall-clock time in `tz` of an aware instant."""
+    if instant.tzinfo is None:
+        raise ValueError("to_local takes an aware instant")
+    return instant.astimezone(tz).replace(tzinfo=None)

@@ -1,0 +1,89 @@
+"""Engines and sessions: SQLite in WAL mode with immediate transactions, or PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from scheduler.errors import ConfigError, SchemaOutOfDate
+
+MIGRATIONS = Path(__file__).resolve().parent.parent.parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for `url`; on SQLite every transaction starts with BEGIN IMMEDIATE.
+
+    SQLite allows one writer: taking the write lock when the transaction starts, rather than on
+    its first write, turns "database is locked" upgrade failures into an orderly wait.
+    """
+    try:
+        parsed = make_url(url)
+    except Exception:
+        raise ConfigError(f"DATABASE_URL is not a database URL: {url!r}") from None
+    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs)
+        _sqlite_immediate(engine, in_memory=parsed.database in (None, "", ":memory:"))
+        return engine
+    if parsed.get_backend_name() != "postgresql":
+        raise ConfigError("DATABASE_URL must be a sqlite:/// or postgresql:// URL")
+    return create_engine(parsed, pool_pre_ping=True, **kwargs)  # fmt: skip
+
+
+def _sqlite_immediate(engine: Engine, *, in_memory: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event, not the driver, decide how transactions start.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        if not in_memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade(url: str) -> None:
+    """Apply every migration to the database at `url`."""
+    from alembic import command
+
+    command.upgrade(alembic_config(url), "head")
+
+
+def check_schema(engine: Engine) -> None:
+    """Refuse to run against a database whose schema is not at this code's revision."""
+    script = ScriptDirectory.from_config(alembic_config(engine.url.render_as_string(False)))
+    heads = set(script.get_heads())
+    with engine.connect() as connection:
+        current = set(MigrationContext.configure(connection).get_current_heads())
+    if current != heads:
+        found = ", ".join(sorted(current)) or "no schema"
+        raise SchemaOutOfDate(
+            f"the database schema is not up to date ({found}; this version needs "
+            f"{', '.join(sorted(heads))}): run `reminders db upgrade`"
+        )

@@ -1,0 +1,191 @@
+"""The tables: patients, appointments, reminders (the outbox), messages, replies and the audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from scheduler.store.types import UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Patient(Base):
+    __tablename__ = "patients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str] = mapped_column(String(16))
+    timezone: Mapped[str] = mapped_column(String(64))
+    protocol: Mapped[str] = mapped_column(String(40))
+    # active | paused | discharged
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    touch_up_interval_days: Mapped[int | None] = mapped_column(Integer)
+    consent_source: Mapped[str] = mapped_column(String(200))
+    consent_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    phone_invalid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Why automatic planning is on hold until staff act (a missed session, say), or None.
+    hold_reason: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    appointments: Mapped[list[Appointment]] = relationship(
+        back_populates="patient", order_by="Appointment.starts_at"
+    )
+
+    __table_args__ = (
+        # One patient in care per number: inbound replies are matched by it.
+        Index(
+            "uq_patients_phone_in_care",
+            "phone",
+            unique=True,
+            sqlite_where=text("status != 'discharged'"),
+            postgresql_where=text("status != 'discharged'"),
+        ),
+        Index("ix_patients_status", "status"),
+    )
+
+
+class Appointment(Base):
+    __tablename__ = "appointments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # induction | touch-up
+    number: Mapped[int] = mapped_column(Integer)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # scheduled | confirmed | attended | missed | cancelled
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    status_reason: Mapped[str | None] = mapped_column(String(40))
+    # Bumped on every reschedule: reminders are keyed by it, so a new time gets new texts.
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    booked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    change_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    patient: Mapped[Patient] = relationship(back_populates="appointments")
+
+    __table_args__ = (
+        UniqueConstraint("patient_id", "kind", "number"),
+        Index("ix_appointments_starts_at", "starts_at"),
+    )
+
+
+class Reminder(Base):
+    """One planned text; a row long before it is due, claimed by a worker when it is."""
+
+    __tablename__ = "reminders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))
+    plan_key: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    deadline: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # pending | sending | unknown | sent | delivered | failed | expired | cancelled | skipped
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    reason: Mapped[str | None] = mapped_column(String(40))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    provider_sid: Mapped[str | None] = mapped_column(String(64))
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("patient_id", "plan_key"),
+        # The claim query reads only rows that may be sent; the partial index keeps it small.
+        Index(
+            "ix_reminders_due",
+            "due_at",
+            sqlite_where=text("status IN ('pending', 'sending')"),
+            postgresql_where=text("status IN ('pending', 'sending')"),
+        ),
+        Index("ix_reminders_appointment_id", "appointment_id"),
+    )
+
+
+class Message(Base):
+    """One SMS handed to the provider (or printed by the console backend): one row per attempt."""
+
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reminder_id: Mapped[int | None] = mapped_column(ForeignKey("reminders.id"))
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
+    to: Mapped[str] = mapped_column(String(16))
+    body: Mapped[str] = mapped_column(Text)
+    # sending | queued | accepted | sent | delivered | undelivered | failed | unknown
+    status: Mapped[str] = mapped_column(String(16))
+    provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    worker: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        Index("ix_messages_reminder_id", "reminder_id"),
+        Index("ix_messages_patient_id", "patient_id"),
+    )
+
+
+class Reply(Base):
+    """An inbound SMS from a patient (or from an unknown number, kept without the patient)."""
+
+    __tablename__ = "replies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
+    from_number: Mapped[str] = mapped_column(String(16))
+    body: Mapped[str] = mapped_column(Text)
+    provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # What the reply was read as: confirm | change | stop | start | help | other
+    intent: Mapped[str] = mapped_column(String(16))
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_replies_patient_id", "patient_id"),)
+
+
+class AuditEntry(Base):
+    """Who changed what, and when: every change staff (or a patient's reply) make."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(40))
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))
+    details: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (Index("ix_audit_log_patient_id", "patient_id"),)
