@@ -16,6 +16,8 @@ from scheduler.errors import ConfigError
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SMS_BACKENDS = ("auto", "twilio", "console")
+# Every template is checked to fit one SMS with a clinic name this long.
+MAX_CLINIC_NAME = 20
 DEFAULT_SEND_WINDOW = SendWindow(time(9, 0), time(20, 0))
 
 
@@ -106,8 +108,8 @@ class Settings:
 
 
 def _clinic_name(value: str) -> str:
-    if len(value) > 30:
-        raise ConfigError("CLINIC_NAME must be at most 30 characters so texts fit one SMS")
+    if len(value) > MAX_CLINIC_NAME:
+        raise ConfigError(f"CLINIC_NAME must be at most {MAX_CLINIC_NAME} characters so texts fit one SMS")
     return value
 
 

@@ -37,8 +37,8 @@ TEMPLATES: Mapping[str, str] = {
         "{clinic}: Your visit is {day} at {time}. Reply C to confirm or R to change it. Questions: {phone}"
     ),
     "prep:iv": (
-        "{clinic}: See you {day} {time}. No food 6h before; clear drinks OK until 2h before. "
-        "Have a ride home, no driving till tomorrow. Plan a light day."
+        "{clinic}: See you {day} {time}. No food 6h before; clear drinks OK till 2h before. "
+        "Get a ride home, no driving till tomorrow. Plan a calm day."
     ),
     "prep:nasal": (
         "{clinic}: See you {day} {time}. No food 2h before, no drinks 30 min before. "

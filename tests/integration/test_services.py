@@ -1,0 +1,381 @@
+"""Every clinic operation against real databases: SQLite and PostgreSQL run the same tests."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from scheduler.app import App, build
+from scheduler.errors import Conflict, InvalidInput, NotFound, SchemaOutOfDate
+from scheduler.services import Clinic, EnrolRequest
+from scheduler.services.planning import replan
+from scheduler.store.db import make_engine
+from scheduler.store.models import Appointment, AuditEntry, Patient, Reminder
+from scheduler.store.uow import UnitOfWork
+from tests.support import FrozenClock, make_settings
+
+# The clock fixture stands at Tue 2026-03-03 09:00 in New York.
+FIRST = "2026-03-09 10:00"  # a Monday
+
+
+def request(**changes: Any) -> EnrolRequest:
+    fields: dict[str, Any] = {
+        "name": "Ana Lima",
+        "phone": "(201) 555-0123",
+        "timezone": "America/New_York",
+        "protocol": "iv-6x-mwf",
+        "first": FIRST,
+        "consent": "intake-form",
+    }
+    fields.update(changes)
+    return EnrolRequest(**fields)
+
+
+@pytest.fixture
+def clinic(app: App) -> Clinic:
+    return app.clinic("test:staff")
+
+
+def counts(app: App) -> dict[str, int]:
+    with UnitOfWork(app.sessions) as uow:
+        return {
+            model.__tablename__: uow.session.scalar(select(func.count()).select_from(model)) or 0
+            for model in (Patient, Appointment, Reminder, AuditEntry)
+        }
+
+
+def local_days(detail: dict[str, Any], kind: str | None = None) -> list[str]:
+    return [
+        a["local_start"][:16]
+        for a in detail["appointments"]
+        if (kind is None or a["kind"] == kind) and a["status"] != "cancelled"
+    ]
+
+
+def reminders_of(detail: dict[str, Any], appointment_id: int) -> list[dict[str, Any]]:
+    return [r for r in detail["reminders"] if r["appointment_id"] == appointment_id]
+
+
+def test_enrol_plans_the_whole_course(clinic: Clinic, app: App) -> None:
+    detail = clinic.enrol(request())
+    patient = detail["patient"]
+    assert patient["phone"] == "+12015550123"
+    assert patient["touch_up_interval_days"] == 28
+    assert local_days(detail) == [
+        "2026-03-09T10:00",
+        "2026-03-11T10:00",
+        "2026-03-13T10:00",
+        "2026-03-16T10:00",
+        "2026-03-18T10:00",
+        "2026-03-20T10:00",
+        "2026-04-17T10:00",  # touch-up: 28 days after the last induction session
+    ]
+    assert [a["kind"] for a in detail["appointments"]] == ["induction"] * 6 + ["touch-up"]
+    kinds = {r["kind"] for r in detail["reminders"]}
+    assert kinds == {"welcome", "confirm", "prep", "day-of", "check-in"}
+    assert all(r["status"] in ("pending", "skipped") for r in detail["reminders"])
+    welcome = next(r for r in detail["reminders"] if r["kind"] == "welcome")
+    assert welcome["due_at"] == "2026-03-03T14:00:00+00:00"
+    with UnitOfWork(app.sessions) as uow:
+        audit = uow.session.scalars(select(AuditEntry)).one()
+        assert (audit.actor, audit.action, audit.patient_id) == ("test:staff", "enrol", patient["id"])
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"phone": "12345"}, "phone"),
+        ({"phone": "+44 20 7183 8750"}, "phone"),
+        ({"timezone": "Mars/Olympus"}, "timezone"),
+        ({"protocol": "iv-99x"}, "protocol"),
+        ({"first": "2026-03-02 10:00"}, "first"),
+        ({"first": "next monday"}, "first"),
+        ({"first": "2026-02-30 10:00"}, "first"),
+        ({"consent": "  "}, "consent"),
+        ({"name": ""}, "name"),
+        ({"name": "x" * 101}, "name"),
+        ({"interval_days": 5}, "interval"),
+    ],
+    ids=[
+        "short-phone", "landline", "timezone", "protocol", "past", "not-a-time",
+        "no-such-day", "consent", "empty-name", "long-name", "interval",
+    ],
+)  # fmt: skip
+def test_bad_enrolment_is_refused_and_writes_nothing(
+    clinic: Clinic, app: App, changes: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(InvalidInput) as info:
+        clinic.enrol(request(**changes))
+    assert info.value.field == field
+    assert counts(app) == {"patients": 0, "appointments": 0, "reminders": 0, "audit_log": 0}
+
+
+def test_one_patient_in_care_per_number(clinic: Clinic, app: App) -> None:
+    first = clinic.enrol(request())
+    before = counts(app)
+    with pytest.raises(Conflict, match="already has this phone number"):
+        clinic.enrol(request(name="Someone Else", phone="+12015550123"))
+    assert counts(app) == before
+    clinic.discharge(first["patient"]["id"])
+    again = clinic.enrol(request(name="Ana Lima"))
+    assert again["patient"]["id"] != first["patient"]["id"]
+
+
+def test_the_database_itself_refuses_two_patients_in_care_with_one_number(
+    clinic: Clinic, app: App
+) -> None:
+    clinic.enrol(request())
+    other = clinic.enrol(request(phone="+12015550124"))
+    same_number = (
+        update(Patient).where(Patient.id == other["patient"]["id"]).values(phone="+12015550123")
+    )
+    with UnitOfWork(app.sessions) as uow:
+        uow.session.execute(same_number)
+        with pytest.raises(IntegrityError):
+            uow.commit()
+
+
+def test_names_are_stored_exactly_as_given(clinic: Clinic) -> None:
+    name = "Zoë \"Zee\" O'Brien-Ñúñez 🌻 <b>"
+    detail = clinic.enrol(request(name=name))
+    assert clinic.show(detail["patient"]["id"])["patient"]["name"] == name
+
+
+def test_replanning_twice_inserts_nothing(clinic: Clinic, app: App, clock: FrozenClock) -> None:
+    detail = clinic.enrol(request())
+    before = counts(app)
+    with UnitOfWork(app.sessions) as uow:
+        patient = uow.session.get(Patient, detail["patient"]["id"])
+        assert patient is not None
+        replan(uow.session, patient, app.settings, clock.now(), "replanned")
+        replan(uow.session, patient, app.settings, clock.now(), "replanned")
+        uow.commit()
+    assert counts(app) == before
+    assert clinic.show(detail["patient"]["id"])["reminders"] == detail["reminders"]
+
+
+def test_reschedule_cancels_the_old_texts_and_plans_new_ones(clinic: Clinic) -> None:
+    detail = clinic.enrol(request())
+    second = detail["appointments"][1]
+    old = {r["id"] for r in reminders_of(detail, second["id"]) if r["status"] == "pending"}
+    after = clinic.reschedule(second["id"], "2026-03-12 15:30")
+    moved = next(a for a in after["appointments"] if a["id"] == second["id"])
+    assert moved["local_start"].startswith("2026-03-12T15:30")
+    rows = reminders_of(after, second["id"])
+    assert {(r["status"], r["reason"]) for r in rows if r["id"] in old} == {
+        ("cancelled", "rescheduled")
+    }
+    new_pending = [r for r in rows if r["id"] not in old and r["status"] == "pending"]
+    assert {r["kind"]: r["due_at"] for r in new_pending} == {
+        "confirm": "2026-03-09T19:30:00+00:00",  # 72 h before: 15:30 EDT, after session 1
+        "prep": "2026-03-11T19:30:00+00:00",
+    }
+
+
+@pytest.mark.parametrize(
+    ("when", "message"),
+    [
+        ("2026-03-01 10:00", "in the past"),
+        ("2026-03-13 12:00", "already has a session"),
+        ("13/03/2026", "not a time"),
+    ],
+    ids=["past", "same-day-as-another", "format"],
+)
+def test_bad_reschedule_changes_nothing(clinic: Clinic, app: App, when: str, message: str) -> None:
+    detail = clinic.enrol(request())
+    before = clinic.show(detail["patient"]["id"])
+    with pytest.raises(InvalidInput, match=message):
+        clinic.reschedule(detail["appointments"][1]["id"], when)
+    assert clinic.show(detail["patient"]["id"]) == before
+
+
+def test_unknown_ids_are_reported(clinic: Clinic) -> None:
+    with pytest.raises(NotFound, match="no appointment with id 999"):
+        clinic.cancel(999)
+    with pytest.raises(NotFound, match="no patient with id 999"):
+        clinic.pause(999)
+
+
+def test_cancel_a_session_cancels_its_texts(clinic: Clinic) -> None:
+    detail = clinic.enrol(request())
+    third = detail["appointments"][2]
+    after = clinic.cancel(third["id"])
+    assert next(a for a in after["appointments"] if a["id"] == third["id"])["status"] == "cancelled"
+    statuses = {(r["status"], r["reason"]) for r in reminders_of(after, third["id"])}
+    assert statuses <= {("cancelled", "appointment-cancelled"), ("skipped", "session-between")} | {
+        ("cancelled", "appointment-cancelled")
+    }
+    assert ("cancelled", "appointment-cancelled") in statuses
+
+
+def test_cancelling_the_upcoming_touch_up_books_the_next_one_an_interval_later(
+    clinic: Clinic,
+) -> None:
+    detail = clinic.enrol(request())
+    touch_up = detail["appointments"][-1]
+    after = clinic.cancel(touch_up["id"])
+    assert local_days(after, "touch-up") == ["2026-05-15T10:00"]  # 2026-04-17 + 28 days
+
+
+def test_an_attended_touch_up_books_the_next(clinic: Clinic, clock: FrozenClock) -> None:
+    detail = clinic.enrol(request(protocol="touch-up-only"))
+    first = detail["appointments"][0]
+    # The first session is the one upcoming touch-up.
+    assert local_days(detail) == ["2026-03-09T10:00"]
+    clock.set(datetime.fromisoformat("2026-03-09T16:00:00+00:00"))
+    after = clinic.outcome(first["id"], "attended")
+    assert local_days(after) == ["2026-03-09T10:00", "2026-04-06T10:00"]
+    second = after["appointments"][1]
+    clock.set(datetime.fromisoformat("2026-04-06T16:00:00+00:00"))
+    after = clinic.outcome(second["id"], "attended")
+    assert local_days(after, "touch-up")[-1] == "2026-05-04T10:00"
+    assert len(local_days(after)) == 3
+
+
+def test_a_missed_session_stops_automatic_planning_until_staff_act(
+    clinic: Clinic, clock: FrozenClock
+) -> None:
+    detail = clinic.enrol(request(protocol="iv-6x-2w"))
+    patient_id = detail["patient"]["id"]
+    first, touch_up = detail["appointments"][0], detail["appointments"][-1]
+    clock.set(datetime.fromisoformat("2026-03-09T16:00:00+00:00"))
+    after = clinic.outcome(first["id"], "missed")
+    assert after["patient"]["attention"] == "missed-session"
+    assert [p["id"] for p in clinic.patients("attention")] == [patient_id]
+    check_in = next(r for r in reminders_of(after, first["id"]) if r["kind"] == "check-in")
+    assert (check_in["status"], check_in["reason"]) == ("cancelled", "session-missed")
+    # The next touch-up stays booked; cancelling it books nothing new while on hold.
+    after = clinic.cancel(touch_up["id"])
+    assert local_days(after, "touch-up") == []
+    after = clinic.reschedule(first["id"], "2026-03-11 10:00")
+    assert after["patient"]["attention"] is None
+    assert clinic.patients("attention") == []
+
+
+def test_outcome_needs_a_session_that_has_started(clinic: Clinic) -> None:
+    detail = clinic.enrol(request())
+    with pytest.raises(InvalidInput, match="not started"):
+        clinic.outcome(detail["appointments"][0]["id"], "attended")
+
+
+def test_pause_cancels_pending_texts_and_resume_brings_the_future_ones_back(
+    clinic: Clinic, clock: FrozenClock
+) -> None:
+    detail = clinic.enrol(request())
+    patient_id = detail["patient"]["id"]
+    paused = clinic.pause(patient_id)
+    assert paused["patient"]["status"] == "paused"
+    assert {r["status"] for r in paused["reminders"]} <= {"cancelled", "skipped"}
+    assert {r["reason"] for r in paused["reminders"] if r["status"] == "cancelled"} == {"paused"}
+    clock.advance(timedelta(days=3))  # now Fri 2026-03-06 09:00
+    resumed = clinic.resume(patient_id)
+    pending = [r for r in resumed["reminders"] if r["status"] == "pending"]
+    assert pending
+    assert min(r["due_at"] for r in pending) >= clock.now().isoformat()
+    assert len(resumed["reminders"]) == len(detail["reminders"])
+
+
+def test_discharge_cancels_future_sessions_and_texts(clinic: Clinic) -> None:
+    detail = clinic.enrol(request())
+    after = clinic.discharge(detail["patient"]["id"])
+    assert {a["status"] for a in after["appointments"]} == {"cancelled"}
+    assert {r["status"] for r in after["reminders"]} <= {"cancelled", "skipped"}
+    with pytest.raises(InvalidInput, match="discharged"):
+        clinic.resume(detail["patient"]["id"])
+
+
+def test_an_interval_change_moves_only_the_upcoming_touch_up(
+    clinic: Clinic, app: App, clock: FrozenClock
+) -> None:
+    detail = clinic.enrol(request())
+    patient_id = detail["patient"]["id"]
+    # Pretend the course ran: induction over, the prep for session 1 went out.
+    with UnitOfWork(app.sessions) as uow:
+        uow.session.execute(
+            update(Reminder)
+            .where(Reminder.patient_id == patient_id, Reminder.kind == "prep")
+            .where(Reminder.appointment_id == detail["appointments"][0]["id"])
+            .values(status="sent")
+        )
+        uow.commit()
+    clock.set(datetime.fromisoformat("2026-03-25T14:00:00+00:00"))
+    after = clinic.set_interval(patient_id, 42)
+    assert after["patient"]["touch_up_interval_days"] == 42
+    assert local_days(after, "induction") == local_days(detail, "induction")
+    assert local_days(after, "touch-up") == ["2026-05-01T10:00"]  # Fri 03-20 + 42 days
+    sent = [r for r in after["reminders"] if r["status"] == "sent"]
+    assert len(sent) == 1
+    touch_up_id = after["appointments"][-1]["id"]
+    assert {r["reason"] for r in reminders_of(after, touch_up_id) if r["status"] == "cancelled"} == {
+        "interval-changed"
+    }
+
+
+def test_a_shorter_interval_never_books_a_touch_up_in_the_past(
+    clinic: Clinic, clock: FrozenClock
+) -> None:
+    detail = clinic.enrol(request(interval_days=84))
+    clock.set(datetime.fromisoformat("2026-05-05T14:00:00+00:00"))  # 46 days after the last
+    after = clinic.set_interval(detail["patient"]["id"], 21)
+    assert local_days(after, "touch-up") == ["2026-05-06T10:00"]
+
+
+def test_an_interval_outside_the_protocol_limits_is_refused(clinic: Clinic) -> None:
+    detail = clinic.enrol(request())
+    before = clinic.show(detail["patient"]["id"])
+    with pytest.raises(InvalidInput, match="between 21 and 84"):
+        clinic.set_interval(detail["patient"]["id"], 90)
+    assert clinic.show(detail["patient"]["id"]) == before
+
+
+def test_csv_import_is_all_or_nothing(clinic: Clinic, app: App) -> None:
+    good = "+12015550131", "+12015550132"
+    text = (
+        "name,phone,timezone,protocol,first,consent\n"
+        f"A One,{good[0]},America/New_York,iv-6x-mwf,{FIRST},form\n"
+        "B Two,12345,America/New_York,iv-6x-mwf,2026-03-10 10:00,form\n"
+        f"C Three,{good[1]},Europe/London,esk-trd,2026-03-10 10:00,form\n"
+        f"D Four,{good[0]},America/New_York,iv-6x-mwf,{FIRST},form\n"
+    )
+    report = clinic.import_csv(text)
+    assert [(e.line, e.message) for e in report.errors] == [
+        (3, "'12345' is not a valid phone number"),
+        (5, "same phone number as line 2"),
+    ]
+    assert counts(app)["patients"] == 0
+    fixed = "\n".join(text.splitlines()[:2] + text.splitlines()[3:4]) + "\n"
+    assert clinic.import_csv(fixed, dry_run=True).ok
+    assert counts(app)["patients"] == 0
+    report = clinic.import_csv(fixed)
+    assert report.ok
+    assert len(report.patient_ids) == 2
+
+
+def test_csv_import_checks_numbers_already_in_care(clinic: Clinic, app: App) -> None:
+    clinic.enrol(request())
+    text = f"name,phone,timezone,protocol,first,consent\nX,+12015550123,UTC,iv-6x-mwf,{FIRST},f\n"
+    report = clinic.import_csv(text)
+    assert [(e.line, e.message) for e in report.errors] == [
+        (2, "a patient in care already has this phone number")
+    ]
+    assert counts(app)["patients"] == 1
+
+
+def test_a_database_without_the_schema_is_refused(tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    make_engine(url).dispose()
+    with pytest.raises(SchemaOutOfDate, match="reminders db upgrade"):
+        build(make_settings(url))
+
+
+def test_instants_come_back_aware_in_utc(clinic: Clinic, app: App) -> None:
+    clinic.enrol(request())
+    with UnitOfWork(app.sessions) as uow:
+        appointment = uow.session.scalars(select(Appointment).order_by(Appointment.id)).first()
+        assert appointment is not None
+        assert appointment.starts_at.utcoffset() == timedelta(0)
+        assert appointment.starts_at.date() == date(2026, 3, 9)

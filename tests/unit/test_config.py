@@ -1,0 +1,89 @@
+"""Settings are parsed strictly; a bad value names its variable."""
+
+from __future__ import annotations
+
+from datetime import time
+from pathlib import Path
+
+import pytest
+
+from scheduler.config import Settings
+from scheduler.errors import ConfigError
+
+
+def test_defaults_run_on_sqlite_with_the_console_backend() -> None:
+    settings = Settings.from_env({})
+    assert settings.database_url == "sqlite:///reminders.db"
+    assert settings.effective_sms_backend == "console"
+    assert settings.clinic_closed_days == {5, 6}
+    assert (settings.send_window.start, settings.send_window.end) == (time(9), time(20))
+    assert settings.daily_text_limit == 1
+
+
+def test_twilio_is_chosen_when_its_credentials_are_set() -> None:
+    settings = Settings.from_env(
+        {
+            "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+            "TWILIO_AUTH_TOKEN": "secret",
+            "TWILIO_FROM_NUMBER": "+12015550100",
+        }
+    )
+    assert settings.effective_sms_backend == "twilio"
+    assert "secret" not in repr(settings)
+
+
+def test_values_are_parsed() -> None:
+    settings = Settings.from_env(
+        {
+            "CLINIC_CLOSED_DAYS": "Sun, mon",
+            "SEND_WINDOW": "08:30-19:00",
+            "DAILY_TEXT_LIMIT": "2",
+            "CLINIC_PHONE": "(201) 555-0100",
+            "PUBLIC_BASE_URL": "https://reminders.example.org/",
+        }
+    )
+    assert settings.clinic_closed_days == {6, 0}
+    assert settings.send_window.start == time(8, 30)
+    assert settings.daily_text_limit == 2
+    assert settings.clinic_phone == "+12015550100"
+    assert settings.public_base_url == "https://reminders.example.org"
+
+
+def test_an_empty_closed_days_value_opens_every_day() -> None:
+    assert Settings.from_env({"CLINIC_CLOSED_DAYS": ""}).clinic_closed_days == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SMS_BACKEND", "carrier-pigeon"),
+        ("SEND_WINDOW", "9-5"),
+        ("SEND_WINDOW", "20:00-09:00"),
+        ("DAILY_TEXT_LIMIT", "zero"),
+        ("DAILY_TEXT_LIMIT", "0"),
+        ("DISPATCH_INTERVAL_SECONDS", "-1"),
+        ("CLINIC_CLOSED_DAYS", "Funday"),
+        ("CLINIC_CLOSED_DAYS", "mon,tue,wed,thu,fri,sat,sun"),
+        ("CLINIC_TIMEZONE", "Mars/Olympus"),
+        ("CLINIC_PHONE", "12345"),
+        ("CLINIC_NAME", "A clinic name far too long to fit in a text"),
+        ("DEFAULT_PHONE_REGION", "ZZ"),
+        ("PUBLIC_BASE_URL", "reminders.example.org"),
+        ("TWILIO_MESSAGING_SERVICE_SID", "MG123"),
+        ("PROTOCOLS_FILE", "/nonexistent/protocols.toml"),
+    ],
+)
+def test_a_bad_value_is_refused_naming_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({name: value})
+
+
+def test_forcing_twilio_without_credentials_is_refused() -> None:
+    with pytest.raises(ConfigError, match="TWILIO_ACCOUNT_SID"):
+        Settings.from_env({"SMS_BACKEND": "twilio"})
+
+
+def test_a_protocols_file_that_exists_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text("")
+    assert Settings.from_env({"PROTOCOLS_FILE": str(path)}).protocols_file == path
