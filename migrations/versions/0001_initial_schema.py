@@ -69,13 +69,9 @@ def upgrade() -> None:
         _instant("change_requested_at", nullable=True),
         _instant("created_at"),
         _instant("updated_at"),
-        sa.ForeignKeyConstraint(
-            ["patient_id"], ["patients.id"], name="fk_appointments_patient_id_patients"
-        ),
+        sa.ForeignKeyConstraint(["patient_id"], ["patients.id"], name="fk_appointments_patient_id_patients"),
         sa.PrimaryKeyConstraint("id", name="pk_appointments"),
-        sa.UniqueConstraint(
-            "patient_id", "kind", "number", name="uq_appointments_patient_id_kind_number"
-        ),
+        sa.UniqueConstraint("patient_id", "kind", "number", name="uq_appointments_patient_id_kind_number"),
     )
     op.create_index("ix_appointments_starts_at", "appointments", ["starts_at"])
 
@@ -129,9 +125,7 @@ def upgrade() -> None:
         _instant("created_at"),
         _instant("updated_at"),
         sa.ForeignKeyConstraint(["patient_id"], ["patients.id"], name="fk_messages_patient_id_patients"),
-        sa.ForeignKeyConstraint(
-            ["reminder_id"], ["reminders.id"], name="fk_messages_reminder_id_reminders"
-        ),
+        sa.ForeignKeyConstraint(["reminder_id"], ["reminders.id"], name="fk_messages_reminder_id_reminders"),
         sa.PrimaryKeyConstraint("id", name="pk_messages"),
         sa.UniqueConstraint("provider_sid", name="uq_messages_provider_sid"),
     )

@@ -125,14 +125,10 @@ def test_one_patient_in_care_per_number(clinic: Clinic, app: App) -> None:
     assert again["patient"]["id"] != first["patient"]["id"]
 
 
-def test_the_database_itself_refuses_two_patients_in_care_with_one_number(
-    clinic: Clinic, app: App
-) -> None:
+def test_the_database_itself_refuses_two_patients_in_care_with_one_number(clinic: Clinic, app: App) -> None:
     clinic.enrol(request())
     other = clinic.enrol(request(phone="+12015550124"))
-    same_number = (
-        update(Patient).where(Patient.id == other["patient"]["id"]).values(phone="+12015550123")
-    )
+    same_number = update(Patient).where(Patient.id == other["patient"]["id"]).values(phone="+12015550123")
     with UnitOfWork(app.sessions) as uow:
         uow.session.execute(same_number)
         with pytest.raises(IntegrityError):
@@ -140,7 +136,7 @@ def test_the_database_itself_refuses_two_patients_in_care_with_one_number(
 
 
 def test_names_are_stored_exactly_as_given(clinic: Clinic) -> None:
-    name = "Zoë \"Zee\" O'Brien-Ñúñez 🌻 <b>"
+    name = 'Zoë "Zee" O\'Brien-Ñúñez 🌻 <b>'
     detail = clinic.enrol(request(name=name))
     assert clinic.show(detail["patient"]["id"])["patient"]["name"] == name
 
@@ -166,9 +162,7 @@ def test_reschedule_cancels_the_old_texts_and_plans_new_ones(clinic: Clinic) -> 
     moved = next(a for a in after["appointments"] if a["id"] == second["id"])
     assert moved["local_start"].startswith("2026-03-12T15:30")
     rows = reminders_of(after, second["id"])
-    assert {(r["status"], r["reason"]) for r in rows if r["id"] in old} == {
-        ("cancelled", "rescheduled")
-    }
+    assert {(r["status"], r["reason"]) for r in rows if r["id"] in old} == {("cancelled", "rescheduled")}
     new_pending = [r for r in rows if r["id"] not in old and r["status"] == "pending"]
     assert {r["kind"]: r["due_at"] for r in new_pending} == {
         "confirm": "2026-03-09T19:30:00+00:00",  # 72 h before: 15:30 EDT, after session 1
@@ -315,9 +309,7 @@ def test_an_interval_change_moves_only_the_upcoming_touch_up(
     }
 
 
-def test_a_shorter_interval_never_books_a_touch_up_in_the_past(
-    clinic: Clinic, clock: FrozenClock
-) -> None:
+def test_a_shorter_interval_never_books_a_touch_up_in_the_past(clinic: Clinic, clock: FrozenClock) -> None:
     detail = clinic.enrol(request(interval_days=84))
     clock.set(datetime.fromisoformat("2026-05-05T14:00:00+00:00"))  # 46 days after the last
     after = clinic.set_interval(detail["patient"]["id"], 21)
