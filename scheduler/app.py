@@ -13,7 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from scheduler.clock import Clock, SystemClock
 from scheduler.config import Settings
 from scheduler.domain.protocols import Protocol, load_protocols
+from scheduler.errors import ConfigError
 from scheduler.services import Clinic
+from scheduler.sms import ConsoleSender, SmsSender
 from scheduler.store.db import check_schema, make_engine, session_factory
 
 
@@ -24,6 +26,9 @@ class App:
     engine: Engine
     sessions: sessionmaker[Session]
     clock: Clock
+
+    def sender(self) -> SmsSender:
+        return make_sender(self.settings)
 
     def clinic(self, actor: str) -> Clinic:
         return Clinic(self.settings, self.protocols, self.sessions, self.clock, actor)
@@ -38,6 +43,27 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         load_dotenv()
         env = os.environ
     return Settings.from_env(env)
+
+
+def make_sender(settings: Settings) -> SmsSender:
+    """The Twilio sender when it is configured (or forced), else the console sender."""
+    if settings.effective_sms_backend != "twilio":
+        return ConsoleSender()
+    from scheduler.sms.twilio import TwilioSender
+
+    assert settings.twilio_account_sid is not None
+    assert settings.twilio_auth_token is not None
+    try:
+        return TwilioSender(
+            settings.twilio_account_sid,
+            settings.twilio_auth_token,
+            # A Messaging Service picks the sender from its pool; it wins when both are set.
+            from_number=None if settings.twilio_messaging_service_sid else settings.twilio_from_number,
+            messaging_service_sid=settings.twilio_messaging_service_sid,
+            api_base_url=settings.twilio_api_base_url,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"Twilio settings: {exc}") from None
 
 
 def build(settings: Settings, clock: Clock | None = None, *, check: bool = True) -> App:

@@ -8,25 +8,24 @@ from __future__ import annotations
 
 import getpass
 import json
+import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
 import click
 
 from scheduler.app import App, build, load_settings
-from scheduler.domain.course import open_day
+from scheduler.demo import demo_request
 from scheduler.domain.protocols import DEFAULT_PROTOCOL
 from scheduler.domain.timeutil import zone
 from scheduler.errors import ConfigError, InvalidInput, ReminderError, SchemaOutOfDate
+from scheduler.runner import make_dispatcher, run_worker
 from scheduler.services import Clinic, EnrolRequest, ImportReport
 from scheduler.store.db import upgrade
-
-DEMO_NAME = "Demo Patient"
-DEMO_PHONE = "+12015550123"
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 
@@ -230,21 +229,68 @@ def interval(patient_id: int, days: int, as_json: bool) -> None:
 def demo(as_json: bool) -> None:
     """Enrol a demo patient if the database has no patients, and show their plan."""
     with opened() as app:
-        clinic = app.clinic("demo")
-        existing = clinic.patients()
-        detail = clinic.show(existing[0]["id"]) if existing else clinic.enrol(demo_request(app))
+        detail = ensure_demo(app)
     if as_json:
         click.echo(json.dumps(detail, indent=2, ensure_ascii=False))
     else:
         print_detail(detail)
 
 
-def demo_request(app: App) -> EnrolRequest:
-    """A demo patient in the clinic's zone, first session on the next open day at 10:00."""
-    tz = zone(app.settings.clinic_timezone)
-    tomorrow = app.clock.now().astimezone(tz).date() + timedelta(days=1)
-    first = open_day(tomorrow, app.settings.clinic_closed_days)
-    return EnrolRequest(DEMO_NAME, DEMO_PHONE, tz.key, DEFAULT_PROTOCOL, f"{first} 10:00", "demo")
+def ensure_demo(app: App) -> dict[str, Any]:
+    clinic = app.clinic("demo")
+    existing = clinic.patients()
+    if existing:
+        return clinic.show(existing[0]["id"])
+    return clinic.enrol(demo_request(app.settings, app.clock.now()))
+
+
+@cli.command()
+@click.option("--once", is_flag=True, required=True, help="Send what is due now, then exit.")
+@json_option
+def dispatch(once: bool, as_json: bool) -> None:
+    """Send every text that is due now, then exit (for cron, operators and tests).
+
+    Prints what happened: claimed, sent, retry, failed, expired, skipped, deferred (outside the
+    send window) and unknown (outcome to be reconciled).
+    """
+    configure_logging()
+    with opened() as app:
+        dispatcher = make_dispatcher(app)
+        try:
+            counts = dispatcher.reconcile()
+            counts.merge(dispatcher.drain())
+        finally:
+            dispatcher.close()
+    result = counts.as_dict()
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        click.echo(", ".join(f"{k} {v}" for k, v in result.items()))
+
+
+@cli.command()
+@click.option("--demo", "with_demo", is_flag=True, help="Enrol a demo patient first if there are none.")
+def worker(with_demo: bool) -> None:
+    """Run a worker: dispatch due texts every DISPATCH_INTERVAL_SECONDS, settle unknown sends and
+    book next touch-ups. Stops cleanly on SIGTERM or Ctrl-C."""
+    configure_logging()
+    with opened() as app:
+        click.echo(
+            f"worker: {app.settings.effective_sms_backend} SMS backend, "
+            f"database {app.engine.url.render_as_string(hide_password=True)}"
+        )
+        if with_demo:
+            detail = ensure_demo(app)
+            click.echo(f"demo patient {detail['patient']['id']} ({detail['patient']['timezone']})")
+        run_worker(app)
+
+
+def configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    # APScheduler reports every run at INFO; ours say what matters.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 # -- output -------------------------------------------------------------------------------------

@@ -413,6 +413,40 @@ class Clinic:
 
         return self.show(self._transaction(work), with_messages=False)
 
+    # -- housekeeping --------------------------------------------------------------------------
+
+    def extend_plans(self) -> int:
+        """Book the next touch-up for every active patient who has none upcoming (idempotent).
+
+        Returns how many touch-ups were booked. Each patient is its own transaction, so one
+        patient's problem does not hold up the rest.
+        """
+        now = self.clock.now()
+        with UnitOfWork(self.sessions) as uow:
+            ids = list(
+                uow.session.scalars(
+                    select(Patient.id).where(
+                        Patient.status == "active",
+                        Patient.hold_reason.is_(None),
+                        Patient.touch_up_interval_days.is_not(None),
+                    )
+                )
+            )
+        booked = 0
+        for patient_id in ids:
+
+            def work(db: Session, patient_id: int = patient_id) -> bool:
+                patient = self._patient(db, patient_id)
+                appointment = ensure_next_touch_up(db, patient, self.settings, now)
+                if appointment is None:
+                    return False
+                replan(db, patient, self.settings, now, "replanned")
+                self._audit(db, now, "book-touch-up", patient, appointment)
+                return True
+
+            booked += self._transaction(work)
+        return booked
+
     # -- reading -------------------------------------------------------------------------------
 
     def show(self, patient_id: int, *, with_messages: bool = True) -> dict[str, Any]:

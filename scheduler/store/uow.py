@@ -23,7 +23,7 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.session.rollback()
+        # close() rolls back whatever was not committed, and leaves loaded objects readable.
         self.session.close()
 
     def commit(self) -> None:

@@ -1,0 +1,488 @@
+"""The dispatcher: drains due texts in batches on a small thread pool, one worker's share at a time.
+
+For each text: claim (committed), gate and record the attempt (committed), send with no
+transaction open, then record the result only if this worker still holds the claim.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from scheduler.clock import Clock
+from scheduler.config import Settings
+from scheduler.dispatch.claims import claim_due, held, release
+from scheduler.domain.gates import Defer, Expire, RetryPolicy, SendFacts, Skip, decide
+from scheduler.domain.phones import readable
+from scheduler.domain.protocols import Protocol
+from scheduler.domain.templates import TextContext, render, template_name
+from scheduler.domain.timeutil import to_local, zone
+from scheduler.services.planning import replan
+from scheduler.sms import Failure, OutgoingSms, SendReceipt, SmsSender, SmsSendError, mask_phone
+from scheduler.store.models import Appointment, Message, Patient, Reminder
+from scheduler.store.uow import UnitOfWork
+
+log = logging.getLogger("scheduler.dispatch")
+
+# A text in flight when its worker died is looked up at the provider before it is sent again;
+# messages created this long before our attempt row still count as that attempt.
+PROVIDER_CLOCK_SKEW = timedelta(seconds=60)
+# Twilio's queue keeps a message at most this long (its ValidityPeriod limit).
+MAX_VALIDITY = timedelta(hours=10)
+
+
+@dataclass(frozen=True)
+class DispatchOptions:
+    batch_size: int = 20
+    threads: int = 4
+    lease: timedelta = timedelta(minutes=5)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # How long a send whose outcome is unknown waits before the reconciler looks it up.
+    reconcile_after: timedelta = timedelta(minutes=2)
+    # After an authentication or account error, how long sending stays halted.
+    config_pause: timedelta = timedelta(minutes=10)
+
+
+@dataclass
+class Counts:
+    claimed: int = 0
+    sent: int = 0
+    retry: int = 0
+    failed: int = 0
+    expired: int = 0
+    skipped: int = 0
+    deferred: int = 0
+    unknown: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            setattr(self, name, getattr(self, name) + n)
+
+    def merge(self, other: Counts) -> None:
+        for f in fields(self):
+            if not f.name.startswith("_"):
+                self.add(f.name, getattr(other, f.name))
+
+    def as_dict(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
+
+
+class RateLimiter:
+    """A token bucket shared by the sender threads: at most `rate` sends a second."""
+
+    def __init__(self, rate: float) -> None:
+        self._interval = 1.0 / rate
+        self._next = time.monotonic()
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            slot = max(self._next, now)
+            self._next = slot + self._interval
+        if slot > now:
+            time.sleep(slot - now)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    reminder_id: int
+    message_id: int
+    sms: OutgoingSms
+    in_doubt: Message | None  # an earlier attempt whose outcome was never recorded
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        settings: Settings,
+        protocols: Mapping[str, Protocol],
+        sessions: sessionmaker[Session],
+        sender: SmsSender,
+        clock: Clock,
+        worker: str,
+        options: DispatchOptions = DispatchOptions(),
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self.protocols = protocols
+        self.sessions = sessions
+        self.sender = sender
+        self.clock = clock
+        self.worker = worker
+        self.options = options
+        self.rng = rng or random.Random()
+        self.limiter = RateLimiter(settings.send_rate_per_second)
+        self._stopping = threading.Event()
+        self._draining = threading.Lock()
+        self._halted_until: datetime | None = None
+        self._pool = ThreadPoolExecutor(options.threads, thread_name_prefix="send")
+        self._clinic_phone = readable(settings.clinic_phone)
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def drain(self, budget_seconds: float | None = None) -> Counts:
+        """Send everything due, batch after batch, until nothing is due, the budget is spent or
+        `stop()` is called."""
+        counts = Counts()
+        started = time.monotonic()
+        with self._draining:
+            self._drain(counts, started, budget_seconds)
+        return counts
+
+    def _drain(self, counts: Counts, started: float, budget_seconds: float | None) -> None:
+        while not self._stopping.is_set():
+            if budget_seconds is not None and time.monotonic() - started > budget_seconds:
+                break
+            now = self.clock.now()
+            if self._halted_until is not None and now < self._halted_until:
+                break
+            batch = self._claim(now)
+            if not batch:
+                break
+            counts.add("claimed", len(batch))
+            # One patient's texts go out one after another, in order: the welcome first, and a
+            # refusal (an opt-out, a bad number) is seen before their next text is tried.
+            by_patient: dict[int, list[int]] = {}
+            for reminder_id, patient_id in batch:
+                by_patient.setdefault(patient_id, []).append(reminder_id)
+            for result in self._pool.map(self._process_all, by_patient.values()):
+                counts.merge(result)
+
+    def stop(self) -> None:
+        """Finish the sends in flight, release claimed texts not yet sent, and stop draining."""
+        self._stopping.set()
+
+    def close(self) -> None:
+        """Stop, wait for a drain in progress to record its sends, and free the threads."""
+        self.stop()
+        with self._draining:
+            self._pool.shutdown(wait=True)
+
+    def _claim(self, now: datetime) -> list[tuple[int, int]]:
+        with UnitOfWork(self.sessions) as uow:
+            ids = claim_due(uow.session, self.worker, now, now + self.options.lease, self.options.batch_size)
+            uow.commit()
+        return ids
+
+    # -- settling sends whose outcome is unknown ---------------------------------------------
+
+    def reconcile(self, limit: int = 100) -> Counts:
+        """Settle texts left `unknown` (a timeout, a 5xx) by looking them up at the provider.
+
+        Found: the text was sent, so it is recorded as sent and never sent again. Not found once
+        `reconcile_after` has passed: back to pending if it can still be useful, else expired.
+        """
+        counts = Counts()
+        now = self.clock.now()
+        with UnitOfWork(self.sessions) as uow:
+            rows = uow.session.execute(
+                select(Reminder.id, Message.id, Message.to, Message.body, Message.created_at)
+                .join(Message, Message.reminder_id == Reminder.id)
+                .where(
+                    Reminder.status == "unknown",
+                    Reminder.updated_at <= now - self.options.reconcile_after,
+                    Message.status == "unknown",
+                )
+                .order_by(Reminder.updated_at)
+                .limit(limit)
+            ).all()
+        for reminder_id, message_id, to, body, created_at in rows:
+            try:
+                found = self.sender.recent_messages(to, created_at - PROVIDER_CLOCK_SKEW)
+            except SmsSendError as exc:
+                log.warning("reconciler could not reach the provider (%s); will try again", exc)
+                break
+            match = next((m for m in found if m.body == body), None)
+            with UnitOfWork(self.sessions) as uow:
+                db = uow.session
+                reminder = db.scalars(
+                    select(Reminder).where(Reminder.id == reminder_id).with_for_update()
+                ).one()
+                message = db.get(Message, message_id)
+                assert message is not None
+                if reminder.status != "unknown":
+                    continue
+                if match is not None:
+                    message.status, message.provider_sid = match.status or "sent", match.sid
+                    message.error_code = match.error_code
+                    _record_sent(reminder, match.sid, now)
+                    counts.add("sent")
+                elif reminder.deadline is not None and now >= reminder.deadline:
+                    message.status = "not-sent"
+                    release(reminder, now, status="expired", reason="too-late", count_attempt=True)
+                    counts.add("expired")
+                else:
+                    message.status = "not-sent"
+                    release(reminder, now, due_at=now, count_attempt=True)
+                    counts.add("retry")
+                message.updated_at = now
+                uow.commit()
+            log.info("reconciled reminder %s: %s", reminder_id, "found" if match else "not found")
+        return counts
+
+    # -- one text ------------------------------------------------------------------------------
+
+    def _process_all(self, reminder_ids: list[int]) -> Counts:
+        counts = Counts()
+        for reminder_id in reminder_ids:
+            counts.merge(self._process(reminder_id))
+        return counts
+
+    def _process(self, reminder_id: int) -> Counts:
+        counts = Counts()
+        try:
+            prepared = self._prepare(reminder_id, counts)
+            if prepared is None:
+                return counts
+            if prepared.in_doubt is not None and self._adopt_if_sent(prepared, counts):
+                return counts
+            self._send(prepared, counts)
+        except Exception:
+            # The claim's lease runs out and another tick takes the text again.
+            log.exception("dispatch of reminder %s failed unexpectedly", reminder_id)
+        return counts
+
+    def _prepare(self, reminder_id: int, counts: Counts) -> _Prepared | None:
+        now = self.clock.now()
+        with UnitOfWork(self.sessions) as uow:
+            db = uow.session
+            reminder = held(db, reminder_id, self.worker)
+            if reminder is None:
+                return None
+            if self._stopping.is_set() or self._halted(now):
+                release(reminder, now)
+                uow.commit()
+                return None
+            patient = db.get(Patient, reminder.patient_id)
+            assert patient is not None
+            appointment = db.get(Appointment, reminder.appointment_id) if reminder.appointment_id else None
+            tz = zone(patient.timezone)
+            decision = decide(
+                SendFacts(
+                    kind=reminder.kind,
+                    deadline=reminder.deadline,
+                    patient_status=patient.status,
+                    opted_out=patient.opted_out_at is not None,
+                    phone_invalid=patient.phone_invalid_at is not None,
+                    appointment_status=appointment.status if appointment else None,
+                    tz=tz,
+                ),
+                now,
+                self.settings.send_window,
+            )
+            if isinstance(decision, Skip):
+                release(reminder, now, status="skipped", reason=decision.reason)
+                counts.add("skipped")
+            elif isinstance(decision, Expire):
+                release(reminder, now, status="expired", reason=decision.reason)
+                counts.add("expired")
+                log.warning("reminder %s expired (%s)", reminder.id, decision.reason)
+            elif isinstance(decision, Defer):
+                release(reminder, now, due_at=decision.until)
+                counts.add("deferred")
+            if not isinstance(decision, (Skip, Expire, Defer)):
+                in_doubt = db.scalars(
+                    select(Message)
+                    .where(Message.reminder_id == reminder.id, Message.status == "sending")
+                    .order_by(Message.id.desc())
+                ).first()
+                body = self._render(reminder, patient, appointment)
+                message = Message(
+                    reminder_id=reminder.id,
+                    patient_id=patient.id,
+                    to=patient.phone,
+                    body=body,
+                    status="sending",
+                    worker=self.worker,
+                    created_at=now,
+                    updated_at=now,
+                )
+                db.add(message)
+                db.flush()
+                sms = OutgoingSms(
+                    to=patient.phone,
+                    body=body,
+                    status_callback=self._callback_url(message.id),
+                    validity_period_seconds=_validity(reminder.deadline, now),
+                )
+                prepared = _Prepared(reminder.id, message.id, sms, in_doubt)
+            else:
+                prepared = None
+            uow.commit()
+            return prepared
+
+    def _render(self, reminder: Reminder, patient: Patient, appointment: Appointment | None) -> str:
+        protocol = self.protocols.get(patient.protocol)
+        family = protocol.family if protocol else "iv"
+        start = to_local(appointment.starts_at, zone(patient.timezone)) if appointment else None
+        ctx = TextContext(self.settings.clinic_name, self._clinic_phone, start)
+        return render(template_name(reminder.kind, family), ctx)
+
+    def _callback_url(self, message_id: int) -> str | None:
+        base = self.settings.public_base_url
+        return f"{base}/twilio/status?message_id={message_id}" if base else None
+
+    def _adopt_if_sent(self, prepared: _Prepared, counts: Counts) -> bool:
+        """Look an interrupted attempt up at the provider; if it was sent, record it, not resend."""
+        in_doubt = prepared.in_doubt
+        assert in_doubt is not None
+        try:
+            found = self.sender.recent_messages(in_doubt.to, in_doubt.created_at - PROVIDER_CLOCK_SKEW)
+        except SmsSendError as exc:
+            log.warning("could not look up an interrupted send of reminder %s (%s); sending again",
+                        prepared.reminder_id, exc)  # fmt: skip
+            return False
+        match = next((m for m in found if m.body == in_doubt.body), None)
+        if match is None:
+            self._mark_message(in_doubt.id, "not-sent")
+            return False
+        now = self.clock.now()
+        with UnitOfWork(self.sessions) as uow:
+            db = uow.session
+            old = db.get(Message, in_doubt.id)
+            new = db.get(Message, prepared.message_id)
+            assert old is not None
+            assert new is not None
+            old.status, old.provider_sid, old.updated_at = match.status or "sent", match.sid, now
+            db.delete(new)
+            reminder = held(db, prepared.reminder_id, self.worker)
+            if reminder is not None:
+                _record_sent(reminder, match.sid, now)
+                # The interrupted attempt was the one that went out.
+                reminder.attempts = max(1, reminder.attempts - 1)
+            uow.commit()
+        counts.add("sent")
+        log.info("reminder %s: interrupted send found at the provider; not sent again",
+                 prepared.reminder_id)  # fmt: skip
+        return True
+
+    def _send(self, prepared: _Prepared, counts: Counts) -> None:
+        self.limiter.wait()
+        try:
+            receipt = self.sender.send(prepared.sms)
+        except SmsSendError as exc:
+            self._record_failure(prepared, exc, counts)
+            return
+        except Exception as exc:  # a bug in a sender: the outcome is not known
+            log.error("sender raised %s for reminder %s", type(exc).__name__, prepared.reminder_id)
+            self._record_failure(prepared, SmsSendError(Failure.UNKNOWN), counts)
+            return
+        self._record_success(prepared, receipt, counts)
+
+    def _record_success(self, prepared: _Prepared, receipt: SendReceipt, counts: Counts) -> None:
+        now = self.clock.now()
+        with UnitOfWork(self.sessions) as uow:
+            db = uow.session
+            message = db.get(Message, prepared.message_id)
+            assert message is not None
+            message.status, message.provider_sid, message.updated_at = (
+                receipt.status,
+                receipt.provider_sid,
+                now,
+            )
+            reminder = held(db, prepared.reminder_id, self.worker)
+            if reminder is None:
+                log.warning("reminder %s was sent after its claim was lost", prepared.reminder_id)
+            else:
+                _record_sent(reminder, receipt.provider_sid, now)
+            uow.commit()
+        counts.add("sent")
+        log.info("sent reminder %s to %s", prepared.reminder_id, mask_phone(prepared.sms.to))
+
+    def _record_failure(self, prepared: _Prepared, error: SmsSendError, counts: Counts) -> None:
+        now = self.clock.now()
+        failure = error.failure
+        with UnitOfWork(self.sessions) as uow:
+            db = uow.session
+            message = db.get(Message, prepared.message_id)
+            assert message is not None
+            message.status = "unknown" if failure is Failure.UNKNOWN else "failed"
+            message.error_code = error.code
+            message.updated_at = now
+            reminder = held(db, prepared.reminder_id, self.worker)
+            if reminder is None:
+                uow.commit()
+                return
+            reminder.error_code = error.code
+            patient = db.get(Patient, reminder.patient_id)
+            assert patient is not None
+            outcome = self._apply_failure(db, reminder, patient, failure, now)
+            uow.commit()
+        counts.add(outcome)
+        log.warning("reminder %s to %s: %s", reminder.id, mask_phone(prepared.sms.to), error)
+
+    def _apply_failure(
+        self, db: Session, reminder: Reminder, patient: Patient, failure: Failure, now: datetime
+    ) -> str:
+        if failure is Failure.RETRY:
+            if reminder.attempts >= self.options.retry.max_attempts:
+                release(reminder, now, status="failed", reason="too-many-attempts",
+                        count_attempt=True)  # fmt: skip
+                return "failed"
+            delay = self.options.retry.delay(reminder.attempts, self.rng)
+            release(reminder, now, due_at=now + delay, count_attempt=True)
+            return "retry"
+        if failure is Failure.UNKNOWN:
+            release(reminder, now, status="unknown", reason="outcome-unknown", count_attempt=True)
+            return "unknown"
+        if failure is Failure.CONFIG:
+            self._halted_until = now + self.options.config_pause
+            log.critical(
+                "the SMS provider refused our credentials or account settings (code %s); "
+                "sending is halted for %s. Check the TWILIO_* settings.",
+                reminder.error_code,
+                self.options.config_pause,
+            )
+            release(reminder, now)
+            return "retry"
+        if failure is Failure.OPTED_OUT:
+            release(reminder, now, status="failed", reason="opted-out", count_attempt=True)
+            patient.opted_out_at = patient.opted_out_at or now
+            patient.updated_at = now
+            replan(db, patient, self.settings, now, "opted-out")
+            return "failed"
+        if failure is Failure.INVALID_NUMBER:
+            release(reminder, now, status="failed", reason="phone-invalid", count_attempt=True)
+            patient.phone_invalid_at = patient.phone_invalid_at or now
+            patient.updated_at = now
+            replan(db, patient, self.settings, now, "phone-invalid")
+            return "failed"
+        release(reminder, now, status="failed", reason="needs-review", count_attempt=True)
+        return "failed"
+
+    def _halted(self, now: datetime) -> bool:
+        return self._halted_until is not None and now < self._halted_until
+
+    def _mark_message(self, message_id: int, status: str) -> None:
+        with UnitOfWork(self.sessions) as uow:
+            message = uow.session.get(Message, message_id)
+            if message is not None:
+                message.status = status
+                message.updated_at = self.clock.now()
+            uow.commit()
+
+
+def _record_sent(reminder: Reminder, provider_sid: str | None, now: datetime) -> None:
+    reminder.provider_sid = provider_sid
+    reminder.sent_at = now
+    reminder.error_code = None
+    release(reminder, now, status="sent", count_attempt=True)
+
+
+def _validity(deadline: datetime | None, now: datetime) -> int:
+    """Seconds the provider may queue the text: until its deadline, within Twilio's limits."""
+    if deadline is None:
+        return int(MAX_VALIDITY.total_seconds())
+    seconds = int((deadline - now).total_seconds())
+    return max(60, min(seconds, int(MAX_VALIDITY.total_seconds())))

@@ -1,0 +1,66 @@
+"""Fixtures for dispatch tests: an app on both engines, a fake Twilio, a dispatcher wired to both."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from scheduler.app import App, build
+from scheduler.dispatch import Dispatcher, DispatchOptions
+from scheduler.sms import TwilioSender
+from tests.fake_twilio import FakeTwilio
+from tests.support import FrozenClock, make_settings
+
+FROM_NUMBER = "+12015550100"
+DispatcherFactory = Callable[..., Dispatcher]
+
+
+@pytest.fixture
+def fake_twilio() -> Iterator[FakeTwilio]:
+    with FakeTwilio() as fake:
+        yield fake
+
+
+@pytest.fixture
+def app(database_url: str, clock: FrozenClock) -> Iterator[App]:
+    settings = make_settings(
+        database_url, send_rate_per_second=1000.0, public_base_url="https://reminders.example.org"
+    )
+    built = build(settings, clock)
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def make_dispatcher(app: App, fake_twilio: FakeTwilio, clock: FrozenClock) -> Iterator[DispatcherFactory]:
+    made: list[Dispatcher] = []
+
+    def make(worker: str = "worker-a", auth_token: str | None = None, **options: object) -> Dispatcher:
+        sender = TwilioSender(
+            fake_twilio.account_sid,
+            auth_token or fake_twilio.auth_token,
+            from_number=FROM_NUMBER,
+            api_base_url=fake_twilio.base_url,
+            timeout_seconds=0.5,
+        )
+        dispatcher = Dispatcher(
+            app.settings,
+            app.protocols,
+            app.sessions,
+            sender,
+            clock,
+            worker,
+            DispatchOptions(threads=2, **options),  # type: ignore[arg-type]
+        )
+        made.append(dispatcher)
+        return dispatcher
+
+    yield make
+    for dispatcher in made:
+        dispatcher.close()
+
+
+@pytest.fixture
+def dispatcher(make_dispatcher: DispatcherFactory) -> Dispatcher:
+    return make_dispatcher()

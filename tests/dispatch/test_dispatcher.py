@@ -1,0 +1,300 @@
+"""The dispatcher against a fake Twilio on loopback: what is sent, when, and what happens on errors."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from scheduler.app import App
+from scheduler.dispatch import Dispatcher
+from scheduler.services import EnrolRequest
+from scheduler.store.models import Message, Patient, Reminder
+from scheduler.store.uow import UnitOfWork
+from tests.dispatch.conftest import DispatcherFactory
+from tests.fake_twilio import FakeTwilio
+from tests.support import FrozenClock
+
+# The clock fixture stands at Tue 2026-03-03 14:00 UTC: 09:00 in New York.
+PHONE = "+12015550123"
+
+
+def enrol(app: App, first: str, *, phone: str = PHONE, tz: str = "America/New_York") -> dict[str, Any]:
+    return app.clinic("test").enrol(EnrolRequest("Ana Lima", phone, tz, "iv-6x-mwf", first, "intake-form"))
+
+
+def reminders(app: App, **where: Any) -> list[Reminder]:
+    with UnitOfWork(app.sessions) as uow:
+        query = select(Reminder).order_by(Reminder.id)
+        for name, value in where.items():
+            query = query.where(getattr(Reminder, name) == value)
+        return list(uow.session.scalars(query))
+
+
+def messages(app: App) -> list[Message]:
+    with UnitOfWork(app.sessions) as uow:
+        return list(uow.session.scalars(select(Message).order_by(Message.id)))
+
+
+def sent_kinds(app: App) -> list[str]:
+    return [r.kind for r in reminders(app) if r.status == "sent"]
+
+
+def test_a_session_in_23_hours_gets_the_welcome_and_the_prep_text_once(
+    app: App, dispatcher: Dispatcher, fake_twilio: FakeTwilio
+) -> None:
+    enrol(app, "2026-03-04 08:00")
+    first = dispatcher.drain()
+    assert (first.claimed, first.sent) == (2, 2)
+    assert sorted(sent_kinds(app)) == ["prep", "welcome"]
+    bodies = [m["body"] for m in fake_twilio.messages]
+    assert bodies[0].startswith("Oak St Clinic: You're signed up")
+    assert "See you Wed Mar 4 8am" in bodies[1]
+    assert {m["to"] for m in fake_twilio.messages} == {PHONE}
+    second = dispatcher.drain()
+    assert second.claimed == 0
+    assert len(fake_twilio.messages) == 2
+
+
+def test_the_request_carries_the_status_callback_and_a_validity_period(
+    app: App, dispatcher: Dispatcher, fake_twilio: FakeTwilio
+) -> None:
+    enrol(app, "2026-03-04 08:00")
+    dispatcher.drain()
+    forms = [a.form for a in fake_twilio.attempts]
+    stored = messages(app)
+    assert forms[0]["StatusCallback"] == (
+        f"https://reminders.example.org/twilio/status?message_id={stored[0].id}"
+    )
+    assert forms[0]["From"] == "+12015550100"
+    # prep is useful until an hour before the 08:00 session, 22 hours away: Twilio's 10 h cap.
+    assert int(forms[1]["ValidityPeriod"]) == 36000
+    assert [m.provider_sid for m in stored] == [m["sid"] for m in fake_twilio.messages]
+
+
+def test_texts_due_later_are_not_sent_early(
+    app: App, dispatcher: Dispatcher, fake_twilio: FakeTwilio, clock: FrozenClock
+) -> None:
+    enrol(app, "2026-03-09 10:00")
+    dispatcher.drain()
+    assert sent_kinds(app) == ["welcome"]
+    clock.set(datetime.fromisoformat("2026-03-06T14:59:00+00:00"))  # a minute before the confirm
+    assert dispatcher.drain().claimed == 0
+    clock.advance(timedelta(minutes=1))
+    assert dispatcher.drain().sent == 1
+    assert sent_kinds(app) == ["welcome", "confirm"]
+    clock.set(datetime.fromisoformat("2026-03-08T13:59:00+00:00"))  # EDT now: prep is due 14:00
+    assert dispatcher.drain().claimed == 0
+    clock.advance(timedelta(minutes=1))
+    assert dispatcher.drain().sent == 1
+    assert sorted(sent_kinds(app)) == ["confirm", "prep", "welcome"]
+
+
+def test_a_text_due_outside_the_send_window_waits_for_it(
+    app: App, dispatcher: Dispatcher, clock: FrozenClock
+) -> None:
+    clock.set(datetime.fromisoformat("2026-03-03T03:00:00+00:00"))  # 22:00 in New York
+    enrol(app, "2026-03-05 10:00")
+    welcome = reminders(app, kind="welcome")[0]
+    assert welcome.due_at == datetime.fromisoformat("2026-03-03T14:00:00+00:00")  # 09:00
+    # A worker that was down until 21:00 finds the welcome due but the window shut: 09:00 then.
+    clock.set(datetime.fromisoformat("2026-03-04T02:00:00+00:00"))
+    counts = dispatcher.drain()
+    assert (counts.claimed, counts.deferred, counts.sent) == (1, 1, 0)
+    welcome = reminders(app, kind="welcome")[0]
+    assert (welcome.status, welcome.attempts) == ("pending", 0)
+    assert welcome.due_at == datetime.fromisoformat("2026-03-04T14:00:00+00:00")
+
+
+def test_after_an_outage_a_text_for_a_past_session_expires_and_a_useful_one_is_sent(
+    app: App, dispatcher: Dispatcher, fake_twilio: FakeTwilio, clock: FrozenClock
+) -> None:
+    enrol(app, "2026-03-05 10:00", phone="+12015550123")
+    enrol(app, "2026-03-09 10:00", phone="+12015550124")
+    dispatcher.drain()
+    fake_twilio.reset()
+    # Down from Tuesday to Friday 10:30: the prep for Thursday's session is a day overdue.
+    clock.set(datetime.fromisoformat("2026-03-06T15:30:00+00:00"))
+    dispatcher.drain()
+    expired = {(r.patient_id, r.kind) for r in reminders(app, status="expired")}
+    assert (1, "prep") in expired
+    bodies = [m["body"] for m in fake_twilio.messages if m["to"] == "+12015550124"]
+    assert any("Your visit is Mon Mar 9 at 10am" in b for b in bodies)
+    assert not any("See you Thu Mar 5" in m["body"] for m in fake_twilio.messages)
+
+
+def test_21610_opts_the_patient_out_and_nothing_more_is_attempted(
+    app: App, dispatcher: Dispatcher, fake_twilio: FakeTwilio, clock: FrozenClock
+) -> None:
+    fake_twilio.script(PHONE, code=21610)
+    detail = enrol(app, "2026-03-04 08:00")
+    counts = dispatcher.drain()
+    assert counts.failed == 1
+    assert fake_twilio.attempts_to(PHONE) == 1
+    with UnitOfWork(app.sessions) as uow:
+        patient = uow.session.get(Patient, detail["patient"]["id"])
+        assert patient is not None
+        assert patient.opted_out_at is not None
+    rows = reminders(app)
+    assert {r.status for r in rows} <= {"failed", "cancelled", "skipped"}
+    assert [r.error_code for r in rows if r.status == "failed"] == [21610]
+    clock.advance(timedelta(days=10))
+    dispatcher.drain()
+    assert fake_twilio.attempts_to(PHONE) == 1
+
+
+def test_21211_flags_the_number_and_lists_the_patient_for_staff(
+    app: App, dispatcher: Dispatcher, fake_twilio: FakeTwilio
+) -> None:
+    fake_twilio.script(PHONE, code=21211)
+    detail = enrol(app, "2026-03-04 08:00")
+    dispatcher.drain()
+    assert fake_twilio.attempts_to(PHONE) == 1
+    attention = app.clinic("test").patients("attention")
+    assert [(p["id"], p["attention"]) for p in attention] == [(detail["patient"]["id"], "phone-invalid")]
+    assert not reminders(app, status="pending")
+
+
+@pytest.mark.parametrize("code", [20429, 21611], ids=["429", "queue-full"])
+def test_a_refused_request_is_retried_with_backoff_and_sent_once_twilio_recovers(
+    app: App, dispatcher: Dispatcher, fake_twilio: FakeTwilio, clock: FrozenClock, code: int
+) -> None:
+    fake_twilio.script(PHONE, code=code, times=2)
+    enrol(app, "2026-03-09 10:00")
+    assert dispatcher.drain().retry == 1
+    welcome = reminders(app, kind="welcome")[0]
+    assert welcome.status == "pending"
+    assert welcome.due_at > clock.now()
+    assert dispatcher.drain().claimed == 0  # not before the backoff has passed
+    clock.advance(timedelta(minutes=1))
+    assert dispatcher.drain().retry == 1
+    clock.advance(timedelta(minutes=2))
+    assert dispatcher.drain().sent == 1
+    assert len(fake_twilio.messages) == 1
+    assert reminders(app, kind="welcome")[0].attempts == 3
+
+
+def test_a_500_is_held_as_unknown_then_sent_once_after_reconciliation(
+    make_dispatcher: DispatcherFactory, app: App, fake_twilio: FakeTwilio, clock: FrozenClock
+) -> None:
+    dispatcher = make_dispatcher()
+    fake_twilio.script(PHONE, status=500, times=1)
+    enrol(app, "2026-03-09 10:00")
+    assert dispatcher.drain().unknown == 1
+    assert reminders(app, kind="welcome")[0].status == "unknown"
+    assert dispatcher.drain().claimed == 0  # never resent blindly
+    clock.advance(timedelta(minutes=3))
+    assert dispatcher.reconcile().retry == 1  # Twilio has no such message: send again
+    assert dispatcher.drain().sent == 1
+    assert len(fake_twilio.messages) == 1
+    assert fake_twilio.attempts_to(PHONE) == 2
+
+
+def test_a_slow_reply_is_unknown_and_the_reconciler_finds_the_message_without_resending(
+    app: App, dispatcher: Dispatcher, fake_twilio: FakeTwilio, clock: FrozenClock
+) -> None:
+    fake_twilio.script(PHONE, delay=1.5, created=True, times=1)
+    enrol(app, "2026-03-09 10:00")
+    assert dispatcher.drain().unknown == 1
+    clock.advance(timedelta(minutes=3))
+    assert dispatcher.reconcile().sent == 1
+    welcome = reminders(app, kind="welcome")[0]
+    assert welcome.status == "sent"
+    assert welcome.provider_sid == fake_twilio.messages[0]["sid"]
+    dispatcher.drain()
+    assert fake_twilio.attempts_to(PHONE) == 1
+    assert len(fake_twilio.messages) == 1
+
+
+def test_a_send_interrupted_by_a_crash_is_looked_up_before_it_is_sent_again(
+    make_dispatcher: DispatcherFactory, app: App, fake_twilio: FakeTwilio, clock: FrozenClock
+) -> None:
+    enrol(app, "2026-03-09 10:00")
+    crashed = make_dispatcher("worker-crashed")
+    # The crashed worker claimed the text, recorded its attempt and reached Twilio, then died.
+    assert crashed._claim(clock.now())
+    welcome = reminders(app, kind="welcome")[0]
+    prepared = crashed._prepare(welcome.id, crashed_counts := __import__("scheduler").dispatch.Counts())
+    assert prepared is not None
+    crashed.sender.send(prepared.sms)
+    assert crashed_counts.sent == 0
+    clock.advance(timedelta(minutes=6))  # the lease ran out
+    survivor = make_dispatcher("worker-b")
+    assert survivor.drain().sent == 1
+    assert len(fake_twilio.messages) == 1
+    welcome = reminders(app, kind="welcome")[0]
+    assert (welcome.status, welcome.claimed_by) == ("sent", None)
+
+
+def test_a_claim_whose_worker_died_before_sending_is_taken_again(
+    make_dispatcher: DispatcherFactory, app: App, fake_twilio: FakeTwilio, clock: FrozenClock
+) -> None:
+    enrol(app, "2026-03-09 10:00")
+    assert make_dispatcher("worker-crashed")._claim(clock.now())
+    survivor = make_dispatcher("worker-b")
+    assert survivor.drain().claimed == 0  # the lease still holds
+    clock.advance(timedelta(minutes=6))
+    assert survivor.drain().sent == 1
+    assert len(fake_twilio.messages) == 1
+
+
+@pytest.mark.parametrize("change", ["pause", "cancel"])
+def test_a_text_claimed_before_a_change_is_not_sent(
+    app: App, dispatcher: Dispatcher, fake_twilio: FakeTwilio, clock: FrozenClock, change: str
+) -> None:
+    detail = enrol(app, "2026-03-09 10:00")
+    dispatcher.drain()  # the welcome
+    fake_twilio.reset()
+    clock.set(datetime.fromisoformat("2026-03-06T15:00:00+00:00"))  # the confirm is due
+    reminder_ids = [r for r, _ in dispatcher._claim(clock.now())]
+    assert reminder_ids
+    clinic = app.clinic("test")
+    if change == "pause":
+        clinic.pause(detail["patient"]["id"])
+    else:
+        clinic.cancel(detail["appointments"][0]["id"])
+    counts = [dispatcher._process(i) for i in reminder_ids]
+    assert sum(c.skipped for c in counts) == len(reminder_ids)
+    assert fake_twilio.attempts == []
+    reasons = {r.reason for r in reminders(app) if r.id in reminder_ids}
+    assert reasons == {"patient-paused" if change == "pause" else "session-cancelled"}
+
+
+def test_bad_credentials_halt_sending_without_burning_attempts(
+    app: App, make_dispatcher: DispatcherFactory, fake_twilio: FakeTwilio
+) -> None:
+    enrol(app, "2026-03-09 10:00")
+    dispatcher = make_dispatcher(auth_token="wrong-token")
+    counts = dispatcher.drain()
+    assert counts.sent == 0
+    welcome = reminders(app, kind="welcome")[0]
+    assert (welcome.status, welcome.attempts) == ("pending", 0)
+    assert dispatcher.drain().claimed == 0  # halted
+
+
+def test_a_send_that_keeps_failing_ends_as_failed(
+    app: App, make_dispatcher: DispatcherFactory, fake_twilio: FakeTwilio, clock: FrozenClock
+) -> None:
+    fake_twilio.script(PHONE, code=20429)
+    enrol(app, "2026-03-09 10:00")
+    dispatcher = make_dispatcher()
+    for _ in range(6):
+        dispatcher.drain()
+        clock.advance(timedelta(hours=1))
+    welcome = reminders(app, kind="welcome")[0]
+    assert (welcome.status, welcome.reason, welcome.attempts) == ("failed", "too-many-attempts", 5)
+    assert fake_twilio.attempts_to(PHONE) == 5
+
+
+def test_each_attempt_is_a_message_row(
+    app: App, dispatcher: Dispatcher, fake_twilio: FakeTwilio, clock: FrozenClock
+) -> None:
+    fake_twilio.script(PHONE, code=20429, times=1)
+    enrol(app, "2026-03-09 10:00")
+    dispatcher.drain()
+    clock.advance(timedelta(minutes=5))
+    dispatcher.drain()
+    rows = [(m.status, m.error_code) for m in messages(app)]
+    assert rows == [("failed", 20429), ("queued", None)]
