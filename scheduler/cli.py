@@ -285,12 +285,43 @@ def worker(with_demo: bool) -> None:
         run_worker(app)
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port.")
+@click.option("--demo", "with_demo", is_flag=True, help="Enrol a demo patient first if there are none.")
+@click.option("--no-worker", is_flag=True, help="Serve only; texts are sent by separate workers.")
+def serve(host: str, port: int, with_demo: bool, no_worker: bool) -> None:
+    """Run the web app (health check, Twilio webhooks) with a worker in the same process.
+
+    Stops cleanly on SIGTERM or Ctrl-C, finishing the sends in flight.
+    """
+    import uvicorn
+
+    from scheduler.web import create_app
+
+    configure_logging()
+    with opened() as app:
+        if with_demo:
+            detail = ensure_demo(app)
+            click.echo(f"demo patient {detail['patient']['id']} ({detail['patient']['timezone']})")
+        web = create_app(app, run_worker=not no_worker)
+        config = uvicorn.Config(web, host=host, port=port, log_level="info", access_log=False)
+        server = uvicorn.Server(config)
+        click.echo(
+            f"serving on http://{host}:{port}/ ({app.settings.effective_sms_backend} SMS backend"
+            f"{'' if no_worker else ', worker included'}); Twilio webhooks: /twilio/status, "
+            "/twilio/inbound"
+        )
+        server.run()
+
+
 def configure_logging() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
     # APScheduler reports every run at INFO; ours say what matters.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 # -- output -------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ class Settings:
     twilio_from_number: str | None = None
     twilio_messaging_service_sid: str | None = None
     twilio_api_base_url: str | None = None
+    twilio_advanced_opt_out: bool = False
     public_base_url: str | None = None
     clinic_name: str = "Oak St Clinic"
     clinic_phone: str = "+12015550100"
@@ -67,6 +68,7 @@ class Settings:
                 "TWILIO_MESSAGING_SERVICE_SID",
             ),
             twilio_api_base_url=_optional_url(get("TWILIO_API_BASE_URL"), "TWILIO_API_BASE_URL"),
+            twilio_advanced_opt_out=_bool(get("TWILIO_ADVANCED_OPT_OUT"), "TWILIO_ADVANCED_OPT_OUT"),
             public_base_url=_optional_url(get("PUBLIC_BASE_URL"), "PUBLIC_BASE_URL"),
             clinic_name=_clinic_name(get("CLINIC_NAME") or defaults.clinic_name),
             clinic_phone=_phone(get("CLINIC_PHONE") or defaults.clinic_phone, "CLINIC_PHONE"),
@@ -193,6 +195,17 @@ def _window(value: str | None, default: SendWindow) -> SendWindow:
     except ValueError as exc:
         raise ConfigError(f"SEND_WINDOW: {exc}") from None
     return window
+
+
+def _bool(value: str | None, name: str) -> bool:
+    if value is None:
+        return False
+    word = value.lower()
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, not {value!r}")
 
 
 def _int(value: str | None, name: str, default: int, low: int, high: int) -> int:

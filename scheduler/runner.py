@@ -19,6 +19,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from scheduler.app import App
 from scheduler.dispatch import Dispatcher, DispatchOptions
+from scheduler.store.heartbeat import record_tick
 
 log = logging.getLogger("scheduler.runner")
 
@@ -47,8 +48,11 @@ def add_jobs(scheduler: BaseScheduler, app: App, dispatcher: Dispatcher) -> None
     interval = app.settings.dispatch_interval_seconds
     clinic = app.clinic("worker")
 
+    started_at = app.clock.now()
+
     def dispatch() -> None:
         counts = dispatcher.drain(budget_seconds=interval * TICK_BUDGET_SHARE)
+        record_tick(app.sessions, dispatcher.worker, started_at, app.clock.now(), counts.sent)
         if counts.claimed:
             log.info("dispatch: %s", counts.as_dict())
 

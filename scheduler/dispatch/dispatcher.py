@@ -29,6 +29,7 @@ from scheduler.domain.timeutil import to_local, zone
 from scheduler.services.planning import replan
 from scheduler.sms import Failure, OutgoingSms, SendReceipt, SmsSender, SmsSendError, mask_phone
 from scheduler.store.models import Appointment, Message, Patient, Reminder
+from scheduler.store.status import advance_message
 from scheduler.store.uow import UnitOfWork
 
 log = logging.getLogger("scheduler.dispatch")
@@ -36,6 +37,8 @@ log = logging.getLogger("scheduler.dispatch")
 # A text in flight when its worker died is looked up at the provider before it is sent again;
 # messages created this long before our attempt row still count as that attempt.
 PROVIDER_CLOCK_SKEW = timedelta(seconds=60)
+# A message row's status while its request is in flight; one left so by a dead worker is in doubt.
+SUBMITTING = "submitting"
 # Twilio's queue keeps a message at most this long (its ValidityPeriod limit).
 MAX_VALIDITY = timedelta(hours=10)
 
@@ -294,7 +297,7 @@ class Dispatcher:
             if not isinstance(decision, (Skip, Expire, Defer)):
                 in_doubt = db.scalars(
                     select(Message)
-                    .where(Message.reminder_id == reminder.id, Message.status == "sending")
+                    .where(Message.reminder_id == reminder.id, Message.status == SUBMITTING)
                     .order_by(Message.id.desc())
                 ).first()
                 body = self._render(reminder, patient, appointment)
@@ -303,7 +306,7 @@ class Dispatcher:
                     patient_id=patient.id,
                     to=patient.phone,
                     body=body,
-                    status="sending",
+                    status=SUBMITTING,
                     worker=self.worker,
                     created_at=now,
                     updated_at=now,
@@ -386,16 +389,16 @@ class Dispatcher:
             db = uow.session
             message = db.get(Message, prepared.message_id)
             assert message is not None
-            message.status, message.provider_sid, message.updated_at = (
-                receipt.status,
-                receipt.provider_sid,
-                now,
-            )
+            # A status callback may have overtaken this response: never move a status back.
+            advance_message(message, receipt.status, now)
+            message.provider_sid = receipt.provider_sid
             reminder = held(db, prepared.reminder_id, self.worker)
             if reminder is None:
                 log.warning("reminder %s was sent after its claim was lost", prepared.reminder_id)
             else:
                 _record_sent(reminder, receipt.provider_sid, now)
+                if message.status == "delivered":
+                    reminder.status = "delivered"
             uow.commit()
         counts.add("sent")
         log.info("sent reminder %s to %s", prepared.reminder_id, mask_phone(prepared.sms.to))

@@ -61,6 +61,7 @@ TEMPLATES: Mapping[str, str] = {
         "Emergency: 911. Crisis support: call or text 988."
     ),
     "confirmed": "{clinic}: Thanks, you're confirmed for {day} at {time}.",
+    "nothing-to-confirm": ("{clinic}: We couldn't find an upcoming visit to confirm. Please call {phone}."),
     "change-requested": ("{clinic}: Got it. Our team will contact you to find a new time, or call {phone}."),
     "opted-out": (
         "{clinic}: You're unsubscribed and won't get more texts. Reply START to rejoin. "

@@ -249,3 +249,22 @@ def _as_int(value: object) -> int | None:
     if isinstance(value, str) and value.strip().isdigit():
         return int(value)
     return None
+
+
+def signature_is_valid(auth_token: str, url: str, params: dict[str, str], signature: str | None) -> bool:
+    """Whether `signature` (the X-Twilio-Signature header) is Twilio's for this URL and form."""
+    if not signature:
+        return False
+    from twilio.request_validator import RequestValidator
+
+    return bool(RequestValidator(auth_token).validate(url, params, signature))
+
+
+def twiml_message(text: str | None) -> str:
+    """A TwiML document that answers an inbound text with `text`, or with nothing."""
+    from twilio.twiml.messaging_response import MessagingResponse
+
+    response = MessagingResponse()
+    if text:
+        response.message(text)
+    return str(response)

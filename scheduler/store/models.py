@@ -171,8 +171,21 @@ class Reply(Base):
     intent: Mapped[str] = mapped_column(String(16))
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # What the service answered, if anything (sent back in the webhook's TwiML).
+    auto_reply: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_replies_patient_id", "patient_id"),)
+
+
+class Worker(Base):
+    """A worker process's heartbeat: when it last ran a dispatch tick."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_tick_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_total: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class AuditEntry(Base):
