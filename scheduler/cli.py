@@ -9,6 +9,7 @@ from __future__ import annotations
 import getpass
 import json
 import logging
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -312,7 +313,12 @@ def serve(host: str, port: int, with_demo: bool, no_worker: bool) -> None:
             f"{'' if no_worker else ', worker included'}); Twilio webhooks: /twilio/status, "
             "/twilio/inbound"
         )
+        # uvicorn shuts down gracefully on SIGTERM/SIGINT, then raises the signal again for the
+        # handler that was installed before it; that handler lets the command exit with 0.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: None)
         server.run()
+        click.echo("stopped")
 
 
 def configure_logging() -> None:

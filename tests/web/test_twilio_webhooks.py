@@ -1,0 +1,358 @@
+"""Twilio's webhooks, signed exactly as Twilio signs them, against real databases."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from twilio.request_validator import RequestValidator
+
+from scheduler.app import App, build
+from scheduler.dispatch import Dispatcher
+from scheduler.services import EnrolRequest
+from scheduler.store.models import Appointment, Message, Patient, Reminder, Reply
+from scheduler.store.uow import UnitOfWork
+from scheduler.web import create_app
+from tests.fake_twilio import FakeTwilio
+from tests.support import FrozenClock, make_settings
+from tests.web.conftest import Signer
+
+PHONE = "+12015550123"
+
+
+def enrol(app: App, first: str = "2026-03-09 10:00") -> dict[str, Any]:
+    return app.clinic("test").enrol(
+        EnrolRequest("Ana Lima", PHONE, "America/New_York", "iv-6x-mwf", first, "intake-form")
+    )
+
+
+def inbound(client: TestClient, sign: Signer, body: str, sid: str = "SM1", **extra: str) -> Any:
+    form = {"From": PHONE, "To": "+12015550100", "Body": body, "MessageSid": sid, **extra}
+    return client.post(
+        "/twilio/inbound", data=form, headers={"X-Twilio-Signature": sign("/twilio/inbound", form)}
+    )
+
+
+def status(client: TestClient, sign: Signer, message_id: int, sid: str, state: str, code: str = "") -> Any:
+    path = f"/twilio/status?message_id={message_id}"
+    form = {"MessageSid": sid, "MessageStatus": state, "To": PHONE}
+    if code:
+        form["ErrorCode"] = code
+    return client.post(path, data=form, headers={"X-Twilio-Signature": sign(path, form)})
+
+
+def reminder_rows(app: App, **where: Any) -> list[Reminder]:
+    with UnitOfWork(app.sessions) as uow:
+        query = select(Reminder).order_by(Reminder.id)
+        for name, value in where.items():
+            query = query.where(getattr(Reminder, name) == value)
+        return list(uow.session.scalars(query))
+
+
+def patient(app: App) -> Patient:
+    with UnitOfWork(app.sessions) as uow:
+        found = uow.session.scalars(select(Patient)).one()
+        return found
+
+
+def reply_count(app: App) -> int:
+    with UnitOfWork(app.sessions) as uow:
+        return uow.session.scalar(select(func.count()).select_from(Reply)) or 0
+
+
+# -- signatures ---------------------------------------------------------------------------------
+
+
+def test_a_good_signature_is_accepted(app: App, client: TestClient, sign: Signer) -> None:
+    enrol(app)
+    response = inbound(client, sign, "HELP")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/xml")
+    assert "call or text 988" in response.text
+
+
+@pytest.mark.parametrize("forgery", ["wrong", "missing", "other-url", "altered", "http-scheme"])
+def test_a_forged_request_is_refused_and_changes_nothing(
+    app: App, client: TestClient, sign: Signer, forgery: str
+) -> None:
+    enrol(app)
+    form = {"From": PHONE, "To": "+12015550100", "Body": "STOP", "MessageSid": "SM1"}
+    signature = {
+        "wrong": "bm90IGEgc2lnbmF0dXJl",
+        "missing": "",
+        "other-url": sign("/twilio/status", form),
+        "altered": sign("/twilio/inbound", {**form, "Body": "HELP"}),
+        "http-scheme": "",
+    }[forgery]
+    if forgery == "http-scheme":
+        token = app.settings.twilio_auth_token
+        assert token is not None
+        signature = RequestValidator(token).compute_signature("http://10.0.0.5:8000/twilio/inbound", form)
+    headers = {"X-Twilio-Signature": signature} if signature else {}
+    response = client.post("/twilio/inbound", data=form, headers=headers)
+    assert response.status_code == 403
+    assert patient(app).opted_out_at is None
+    assert reply_count(app) == 0
+
+
+def test_a_forged_status_callback_changes_nothing(app: App, client: TestClient, sign: Signer) -> None:
+    response = client.post(
+        "/twilio/status?message_id=1",
+        data={"MessageSid": "SM1", "MessageStatus": "delivered"},
+        headers={"X-Twilio-Signature": sign("/twilio/status?message_id=2", {"MessageSid": "SM1"})},
+    )
+    assert response.status_code == 403
+
+
+def test_without_an_auth_token_every_webhook_is_refused(
+    database_url: str, clock: FrozenClock, sign: Signer
+) -> None:
+    built = build(make_settings(database_url, public_base_url="https://reminders.example.org"), clock)
+    with TestClient(create_app(built)) as client:
+        form = {"From": PHONE, "Body": "HELP"}
+        response = client.post(
+            "/twilio/inbound", data=form, headers={"X-Twilio-Signature": sign("/twilio/inbound", form)}
+        )
+    built.close()
+    assert response.status_code == 403
+
+
+# -- replies ------------------------------------------------------------------------------------
+
+
+def test_stop_opts_out_at_once_and_nothing_more_is_attempted(
+    app: App, client: TestClient, sign: Signer, dispatcher: Dispatcher, fake_twilio: FakeTwilio,
+    clock: FrozenClock,
+) -> None:  # fmt: skip
+    enrol(app)
+    response = inbound(client, sign, "Stop")
+    assert response.status_code == 200
+    assert "<Message>" not in response.text  # Twilio itself confirms an opt-out
+    assert patient(app).opted_out_at is not None
+    assert not reminder_rows(app, status="pending")
+    for _ in range(3):
+        dispatcher.drain()
+        clock.advance(timedelta(days=2))
+    assert fake_twilio.attempts_to(PHONE) == 0
+
+
+def test_start_brings_the_future_plan_back(
+    app: App, client: TestClient, sign: Signer, dispatcher: Dispatcher, fake_twilio: FakeTwilio,
+    clock: FrozenClock,
+) -> None:  # fmt: skip
+    enrol(app)
+    planned = {r.id for r in reminder_rows(app, status="pending")}
+    inbound(client, sign, "STOP", sid="SM1")
+    clock.advance(timedelta(hours=1))
+    inbound(client, sign, "START", sid="SM2")
+    assert patient(app).opted_out_at is None
+    back = {r.id for r in reminder_rows(app, status="pending")}
+    assert back
+    assert back <= planned
+    welcome = reminder_rows(app, kind="welcome")[0]
+    assert welcome.status == "cancelled"  # it was due before the STOP: not sent late
+    clock.set(datetime.fromisoformat("2026-03-06T15:00:00+00:00"))
+    assert dispatcher.drain().sent == 1
+    assert "Your visit is Mon Mar 9" in fake_twilio.messages[0]["body"]
+
+
+def test_opt_out_type_from_advanced_opt_out_is_honoured(app: App, client: TestClient, sign: Signer) -> None:
+    enrol(app)
+    inbound(client, sign, "ARRET", OptOutType="STOP")
+    assert patient(app).opted_out_at is not None
+
+
+def test_yes_opts_back_in_only_when_opted_out(app: App, client: TestClient, sign: Signer) -> None:
+    enrol(app)
+    response = inbound(client, sign, "YES", sid="SM1")
+    assert "confirmed for Mon Mar 9 at 10am" in response.text
+    inbound(client, sign, "STOP", sid="SM2")
+    inbound(client, sign, "yes", sid="SM3")
+    assert patient(app).opted_out_at is None
+
+
+def test_c_confirms_the_next_session_and_skips_its_confirm_text(
+    app: App, client: TestClient, sign: Signer
+) -> None:
+    detail = enrol(app)
+    first = detail["appointments"][0]["id"]
+    response = inbound(client, sign, "c")
+    assert "Thanks, you're confirmed for Mon Mar 9 at 10am." in response.text
+    with UnitOfWork(app.sessions) as uow:
+        appointment = uow.session.get(Appointment, first)
+        assert appointment is not None
+        assert appointment.status == "confirmed"
+    confirm = reminder_rows(app, appointment_id=first, kind="confirm")[0]
+    assert (confirm.status, confirm.reason) == ("skipped", "already-confirmed")
+
+
+def test_r_records_a_change_request_for_staff(app: App, client: TestClient, sign: Signer) -> None:
+    detail = enrol(app)
+    response = inbound(client, sign, "R")
+    assert "Our team will contact you" in response.text
+    with UnitOfWork(app.sessions) as uow:
+        appointment = uow.session.get(Appointment, detail["appointments"][0]["id"])
+        assert appointment is not None
+        assert appointment.change_requested_at is not None
+        reply = uow.session.scalars(select(Reply)).one()
+        assert (reply.intent, reply.handled_at) == ("change", None)
+
+
+def test_an_unrecognised_reply_gets_the_safe_answer_once_a_day_and_is_kept(
+    app: App, client: TestClient, sign: Signer, clock: FrozenClock
+) -> None:
+    enrol(app)
+    first = inbound(client, sign, "I feel dizzy after last time", sid="SM1")
+    assert "can't answer medical questions" in first.text
+    assert "911" in first.text
+    assert "988" in first.text
+    second = inbound(client, sign, "hello?", sid="SM2")
+    assert "<Message>" not in second.text
+    clock.advance(timedelta(days=1))
+    third = inbound(client, sign, "hello again", sid="SM3")
+    assert "can't answer medical questions" in third.text
+    with UnitOfWork(app.sessions) as uow:
+        kept = [
+            (r.body, r.intent, r.handled_at) for r in uow.session.scalars(select(Reply).order_by(Reply.id))
+        ]
+    assert kept[0] == ("I feel dizzy after last time", "other", None)
+    assert len(kept) == 3
+
+
+def test_help_is_answered_unless_twilio_answers_it(app: App, client: TestClient, sign: Signer) -> None:
+    enrol(app)
+    assert "Reply STOP to opt out" in inbound(client, sign, "help", sid="SM1").text
+    app.settings = replace(app.settings, twilio_advanced_opt_out=True)
+    with TestClient(create_app(app)) as other:
+        form = {"From": PHONE, "Body": "HELP", "MessageSid": "SM2"}
+        response = other.post(
+            "/twilio/inbound", data=form, headers={"X-Twilio-Signature": sign("/twilio/inbound", form)}
+        )
+    assert "<Message>" not in response.text
+
+
+def test_an_unknown_number_gets_no_answer_and_nothing_is_kept(
+    app: App, client: TestClient, sign: Signer
+) -> None:
+    form = {"From": "+12015559999", "Body": "C", "MessageSid": "SM1"}
+    response = client.post(
+        "/twilio/inbound", data=form, headers={"X-Twilio-Signature": sign("/twilio/inbound", form)}
+    )
+    assert response.status_code == 200
+    assert "<Message>" not in response.text
+    assert reply_count(app) == 0
+
+
+def test_a_webhook_retried_by_twilio_acts_once(app: App, client: TestClient, sign: Signer) -> None:
+    enrol(app)
+    first = inbound(client, sign, "R", sid="SM1")
+    again = inbound(client, sign, "R", sid="SM1")
+    assert first.text == again.text
+    assert reply_count(app) == 1
+
+
+# -- delivery status ----------------------------------------------------------------------------
+
+
+def sent_welcome(app: App, dispatcher: Dispatcher) -> Message:
+    enrol(app)
+    dispatcher.drain()
+    with UnitOfWork(app.sessions) as uow:
+        return uow.session.scalars(select(Message)).one()
+
+
+@pytest.mark.parametrize(
+    ("sequence", "final"),
+    [
+        (["sent", "delivered"], "delivered"),
+        (["delivered", "sent"], "delivered"),
+        (["sent", "delivered", "delivered", "sent", "queued"], "delivered"),
+        (["sent", "sent"], "sent"),
+        (["undelivered", "sent"], "failed"),
+    ],
+    ids=["in-order", "out-of-order", "repeated-and-late", "twice", "failure-stays"],
+)
+def test_callbacks_twice_and_out_of_order_end_in_the_right_status(
+    app: App, client: TestClient, sign: Signer, dispatcher: Dispatcher, sequence: list[str], final: str
+) -> None:
+    message = sent_welcome(app, dispatcher)
+    assert message.provider_sid is not None
+    for state in sequence:
+        code = "30006" if state == "undelivered" else ""
+        assert status(client, sign, message.id, message.provider_sid, state, code).status_code == 204
+    reminder = reminder_rows(app, kind="welcome")[0]
+    assert reminder.status == final
+    with UnitOfWork(app.sessions) as uow:
+        stored = uow.session.get(Message, message.id)
+        assert stored is not None
+        assert stored.status == (sequence[0] if final == "failed" else final)
+
+
+def test_a_callback_settles_a_send_whose_response_was_lost(
+    app: App, client: TestClient, sign: Signer, dispatcher: Dispatcher, fake_twilio: FakeTwilio
+) -> None:
+    fake_twilio.script(PHONE, delay=1.5, created=True, times=1)
+    enrol(app)
+    assert dispatcher.drain().unknown == 1
+    with UnitOfWork(app.sessions) as uow:
+        message = uow.session.scalars(select(Message)).one()
+    assert message.provider_sid is None
+    sid = fake_twilio.messages[0]["sid"]
+    assert status(client, sign, message.id, sid, "delivered").status_code == 204
+    reminder = reminder_rows(app, kind="welcome")[0]
+    assert (reminder.status, reminder.provider_sid) == ("delivered", sid)
+
+
+@pytest.mark.parametrize(
+    ("code", "reminder_status", "reason", "flagged"),
+    [
+        ("30003", "pending", "delivery-retry", False),
+        ("30005", "failed", "phone-invalid", True),
+        ("30007", "failed", "needs-review", False),
+        ("30036", "expired", "provider-expired", False),
+    ],
+    ids=["unreachable-retried", "unknown-handset-flagged", "carrier-filtered", "validity-expired"],
+)
+def test_asynchronous_errors_follow_the_classification(
+    app: App, client: TestClient, sign: Signer, dispatcher: Dispatcher,
+    code: str, reminder_status: str, reason: str, flagged: bool,
+) -> None:  # fmt: skip
+    message = sent_welcome(app, dispatcher)
+    assert message.provider_sid is not None
+    status(client, sign, message.id, message.provider_sid, "undelivered", code)
+    reminder = reminder_rows(app, kind="welcome")[0]
+    assert (reminder.status, reminder.reason, reminder.error_code) == (reminder_status, reason, int(code))
+    assert (patient(app).phone_invalid_at is not None) == flagged
+
+
+def test_a_transient_failure_is_retried_a_bounded_number_of_times(
+    app: App, client: TestClient, sign: Signer, dispatcher: Dispatcher, clock: FrozenClock,
+    fake_twilio: FakeTwilio,
+) -> None:  # fmt: skip
+    sent_welcome(app, dispatcher)
+    for _ in range(3):
+        with UnitOfWork(app.sessions) as uow:
+            message = uow.session.scalars(select(Message).order_by(Message.id.desc())).first()
+        assert message is not None
+        assert message.provider_sid is not None
+        status(client, sign, message.id, message.provider_sid, "undelivered", "30003")
+        clock.advance(timedelta(minutes=31))
+        dispatcher.drain()
+    reminder = reminder_rows(app, kind="welcome")[0]
+    assert (reminder.status, reminder.reason) == ("failed", "undelivered")
+    assert len(fake_twilio.messages) == 3
+
+
+def test_a_status_for_a_message_we_do_not_know_is_accepted_and_ignored(
+    client: TestClient, sign: Signer
+) -> None:
+    assert status(client, sign, 999, "SMunknown", "delivered").status_code == 204
+
+
+def test_healthz_reports_the_database_and_the_last_tick(client: TestClient) -> None:
+    body = client.get("/healthz").json()
+    assert body == {"status": "ok", "database": "ok", "last_tick_age_seconds": None}
