@@ -27,7 +27,15 @@ from scheduler.domain.protocols import Protocol
 from scheduler.domain.templates import TextContext, render, template_name
 from scheduler.domain.timeutil import to_local, zone
 from scheduler.services.planning import replan
-from scheduler.sms import Failure, OutgoingSms, SendReceipt, SmsSender, SmsSendError, mask_phone
+from scheduler.sms import (
+    Failure,
+    OutgoingSms,
+    ProviderMessage,
+    SendReceipt,
+    SmsSender,
+    SmsSendError,
+    mask_phone,
+)
 from scheduler.store.models import Appointment, Message, Patient, Reminder
 from scheduler.store.status import advance_message
 from scheduler.store.uow import UnitOfWork
@@ -206,7 +214,7 @@ class Dispatcher:
             except SmsSendError as exc:
                 log.warning("reconciler could not reach the provider (%s); will try again", exc)
                 break
-            match = next((m for m in found if m.body == body), None)
+            match = self._find_sent(found, body)
             with UnitOfWork(self.sessions) as uow:
                 db = uow.session
                 reminder = db.scalars(
@@ -346,7 +354,7 @@ class Dispatcher:
             log.warning("could not look up an interrupted send of reminder %s (%s); sending again",
                         prepared.reminder_id, exc)  # fmt: skip
             return False
-        match = next((m for m in found if m.body == in_doubt.body), None)
+        match = self._find_sent(found, in_doubt.body)
         if match is None:
             self._mark_message(in_doubt.id, "not-sent")
             return False
@@ -463,6 +471,18 @@ class Dispatcher:
             return "failed"
         release(reminder, now, status="failed", reason="needs-review", count_attempt=True)
         return "failed"
+
+    def _find_sent(self, found: list[ProviderMessage], body: str) -> ProviderMessage | None:
+        """The provider's record of our text: same body, from our sender (the list is already
+        limited to the patient's number and to messages created since our attempt)."""
+        ours = self.settings.twilio_messaging_service_sid, self.settings.twilio_from_number
+        for message in found:
+            if message.body != body:
+                continue
+            sender = message.messaging_service_sid, message.from_
+            if not any(ours) or any(mine and mine in sender for mine in ours):
+                return message
+        return None
 
     def _halted(self, now: datetime) -> bool:
         return self._halted_until is not None and now < self._halted_until

@@ -25,7 +25,10 @@ def fake_twilio() -> Iterator[FakeTwilio]:
 @pytest.fixture
 def app(database_url: str, clock: FrozenClock) -> Iterator[App]:
     settings = make_settings(
-        database_url, send_rate_per_second=1000.0, public_base_url="https://reminders.example.org"
+        database_url,
+        send_rate_per_second=1000.0,
+        public_base_url="https://reminders.example.org",
+        twilio_from_number=FROM_NUMBER,
     )
     built = build(settings, clock)
     yield built
