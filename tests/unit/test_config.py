@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import time
 from pathlib import Path
 
@@ -87,3 +88,20 @@ def test_a_protocols_file_that_exists_is_accepted(tmp_path: Path) -> None:
     path = tmp_path / "p.toml"
     path.write_text("")
     assert Settings.from_env({"PROTOCOLS_FILE": str(path)}).protocols_file == path
+
+
+def test_env_example_documents_every_setting_and_parses() -> None:
+    root = Path(__file__).resolve().parents[2]
+    source = (root / "scheduler" / "config.py").read_text()
+    read = set(re.findall(r'get\("([A-Z_]+)"\)', source)) | set(
+        re.findall(r'env\.get\("([A-Z_]+)"\)', source)
+    )
+    documented = set()
+    values = {}
+    for line in (root / ".env.example").read_text().splitlines():
+        if line and not line.startswith("#") and "=" in line:
+            name, value = line.split("=", 1)
+            documented.add(name)
+            values[name] = value
+    assert read == documented
+    Settings.from_env(values)
