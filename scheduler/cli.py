@@ -26,6 +26,7 @@ from scheduler.domain.timeutil import zone
 from scheduler.errors import ConfigError, InvalidInput, ReminderError, SchemaOutOfDate
 from scheduler.runner import make_dispatcher, run_worker
 from scheduler.services import Clinic, EnrolRequest, ImportReport
+from scheduler.services.accounts import Accounts
 from scheduler.store.db import upgrade
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
@@ -286,13 +287,48 @@ def worker(with_demo: bool) -> None:
         run_worker(app)
 
 
+@cli.group()
+def users() -> None:
+    """Manage staff accounts for the admin web app."""
+
+
+@users.command("add")
+@click.argument("email")
+@click.option("--admin", is_flag=True, help="Give the account admin rights.")
+@click.option("--prompt", "ask", is_flag=True, help="Type the password instead of generating one.")
+def users_add(email: str, admin: bool, ask: bool) -> None:
+    """Create a staff account; prints a generated password once (or asks for one with --prompt)."""
+    password = click.prompt("Password", hide_input=True, confirmation_prompt=True) if ask else None
+    with opened() as app:
+        user, chosen = Accounts(app.sessions, app.clock).add_user(email, password, admin=admin)
+    click.echo(f"created {user.email}")
+    if not ask:
+        click.echo(f"password (shown once): {chosen}")
+
+
+@cli.group()
+def tokens() -> None:
+    """Manage bearer tokens for the JSON API."""
+
+
+@tokens.command("add")
+@click.argument("name")
+def tokens_add(name: str) -> None:
+    """Create an API token called NAME and print it once; only its hash is kept."""
+    with opened() as app:
+        token = Accounts(app.sessions, app.clock).add_token(name)
+    click.echo(f"token for {name.strip()} (shown once): {token}")
+
+
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port.")
 @click.option("--demo", "with_demo", is_flag=True, help="Enrol a demo patient first if there are none.")
 @click.option("--no-worker", is_flag=True, help="Serve only; texts are sent by separate workers.")
 def serve(host: str, port: int, with_demo: bool, no_worker: bool) -> None:
-    """Run the web app (health check, Twilio webhooks) with a worker in the same process.
+    """Run the web app (admin pages, JSON API, Twilio webhooks, health check) with a worker in
+    the same process. On a database with no staff accounts, it creates an admin first and prints
+    its one-time password.
 
     Stops cleanly on SIGTERM or Ctrl-C, finishing the sends in flight.
     """
@@ -305,6 +341,9 @@ def serve(host: str, port: int, with_demo: bool, no_worker: bool) -> None:
         if with_demo:
             detail = ensure_demo(app)
             click.echo(f"demo patient {detail['patient']['id']} ({detail['patient']['timezone']})")
+        first = Accounts(app.sessions, app.clock).ensure_first_admin()
+        if first is not None:
+            click.echo(f"created the first admin account: {first[0]}, password (shown once): {first[1]}")
         web = create_app(app, run_worker=not no_worker)
         config = uvicorn.Config(web, host=host, port=port, log_level="info", access_log=False)
         server = uvicorn.Server(config)

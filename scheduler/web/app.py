@@ -4,18 +4,25 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import quote
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from scheduler import __version__
 from scheduler.app import App
 from scheduler.runner import add_jobs, make_dispatcher
+from scheduler.services.accounts import Accounts
 from scheduler.services.twoway import TwoWay
 from scheduler.store.heartbeat import last_tick
 from scheduler.store.uow import UnitOfWork
+from scheduler.web.admin import admin_router
+from scheduler.web.api import api_router
+from scheduler.web.pages import HERE
+from scheduler.web.security import SessionMiddleware, SignInRequired, session_middleware_options
 from scheduler.web.twilio_hooks import twilio_router
 
 
@@ -38,8 +45,28 @@ def create_app(app: App, *, run_worker: bool = False) -> FastAPI:
             scheduler.shutdown(wait=True)
             dispatcher.close()
 
-    web = FastAPI(title="Treatment reminders", version=__version__, lifespan=lifespan)
+    web = FastAPI(
+        title="Treatment reminders",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        description="Enrol patients and manage their treatment course. Authenticate with "
+        "`Authorization: Bearer <token>` (create one with `reminders tokens add NAME`).",
+    )
+    web.state.app = app
+    web.state.settings = app.settings
+    web.state.accounts = Accounts(app.sessions, app.clock)
+    web.add_middleware(SessionMiddleware, **session_middleware_options(app.settings))
+    web.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     web.include_router(twilio_router(TwoWay(app.settings, app.sessions, app.clock)))
+    web.include_router(api_router())
+    web.include_router(admin_router())
+
+    @web.exception_handler(SignInRequired)
+    async def to_sign_in(request: Request, _exc: SignInRequired) -> Response:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
 
     @web.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:
