@@ -9,6 +9,7 @@ from __future__ import annotations
 import getpass
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -287,6 +288,30 @@ def worker(with_demo: bool) -> None:
         run_worker(app)
 
 
+@cli.command("status")
+@json_option
+def status_(as_json: bool) -> None:
+    """How sending is doing: oldest due text, stuck claims, unknown/failed/expired, workers."""
+    from scheduler.services.metrics import status
+    from scheduler.store.uow import UnitOfWork
+
+    with opened() as app, UnitOfWork(app.sessions) as uow:
+        result = status(uow.session, app.clock.now())
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2))
+        return
+    oldest = result.oldest_due_age_seconds
+    click.echo(f"due now: {result.due_now}" + (f" (oldest {oldest:.0f} s overdue)" if oldest else ""))
+    click.echo(f"planned for later: {result.pending_later}")
+    click.echo(f"claims with an expired lease: {result.expired_leases}")
+    click.echo("by status: " + ", ".join(f"{k} {v}" for k, v in result.by_status.items()))
+    click.echo(f"sent per minute (last 5 min): {result.sent_per_minute:.1f}")
+    for w in result.workers:
+        click.echo(f"worker {w.worker}: last tick {w.last_tick_age_seconds:.0f} s ago, {w.sent_total} sent")
+    if not result.workers:
+        click.echo("no worker has run yet")
+
+
 @cli.group()
 def users() -> None:
     """Manage staff accounts for the admin web app."""
@@ -454,4 +479,9 @@ def main(argv: list[str] | None = None) -> None:
         fail(str(exc), 1)
     except ReminderError as exc:
         fail(str(exc), 1)
+    except Exception as exc:
+        if os.environ.get("REMINDERS_DEBUG"):
+            raise
+        # The message of an unexpected error may quote data; name only its type.
+        fail(f"unexpected {type(exc).__name__}; run with REMINDERS_DEBUG=1 for the traceback", 1)
     sys.exit(0)

@@ -19,6 +19,12 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    # Statement parameters hold names, numbers and texts: keep them out of error messages.
+    kwargs.setdefault("hide_parameters", True)
+    return _make_engine(url, **kwargs)
+
+
+def _make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for `url`; on SQLite every transaction starts with BEGIN IMMEDIATE.
 
     SQLite allows one writer: taking the write lock when the transaction starts, rather than on

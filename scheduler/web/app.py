@@ -21,6 +21,7 @@ from scheduler.store.heartbeat import last_tick
 from scheduler.store.uow import UnitOfWork
 from scheduler.web.admin import admin_router
 from scheduler.web.api import api_router
+from scheduler.web.metrics import metrics_router
 from scheduler.web.pages import HERE
 from scheduler.web.security import SessionMiddleware, SignInRequired, session_middleware_options
 from scheduler.web.twilio_hooks import twilio_router
@@ -61,6 +62,7 @@ def create_app(app: App, *, run_worker: bool = False) -> FastAPI:
     web.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     web.include_router(twilio_router(TwoWay(app.settings, app.sessions, app.clock)))
     web.include_router(api_router())
+    web.include_router(metrics_router(app))
     web.include_router(admin_router())
 
     @web.exception_handler(SignInRequired)
