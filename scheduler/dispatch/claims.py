@@ -8,10 +8,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, literal_column, or_, select, update
 from sqlalchemy.orm import Session
 
 from scheduler.store.models import Reminder
+
+# The partial index ix_reminders_due covers exactly these rows. SQLite's planner (and a generic plan
+# in PostgreSQL) only uses it when the query repeats its predicate with literals, not parameters.
+CLAIMABLE: ColumnElement[bool] = Reminder.status.in_(
+    [literal_column("'pending'"), literal_column("'sending'")]
+)
+PENDING: ColumnElement[bool] = Reminder.status == literal_column("'pending'")
 
 
 def claim_due(
@@ -24,9 +31,9 @@ def claim_due(
     due = (
         select(Reminder.id)
         .where(
-            Reminder.status.in_(("pending", "sending")),
+            CLAIMABLE,
             Reminder.due_at <= now,
-            or_(Reminder.status == "pending", Reminder.lease_until < now),
+            or_(PENDING, Reminder.lease_until < now),
         )
         .order_by(Reminder.due_at, Reminder.id)
         .limit(limit)

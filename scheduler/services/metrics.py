@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from scheduler.dispatch.claims import CLAIMABLE, PENDING
 from scheduler.store.models import Message, Reminder, Worker
 
 # Statuses worth counting for alerts; pending is counted separately (due now versus later).
@@ -48,11 +49,9 @@ class Status:
 
 
 def status(db: Session, now: datetime) -> Status:
-    oldest = db.scalar(
-        select(func.min(Reminder.due_at)).where(Reminder.status == "pending", Reminder.due_at <= now)
-    )
+    oldest = db.scalar(select(func.min(Reminder.due_at)).where(CLAIMABLE, PENDING, Reminder.due_at <= now))
     due_now = db.scalar(
-        select(func.count()).select_from(Reminder).where(Reminder.status == "pending", Reminder.due_at <= now)
+        select(func.count()).select_from(Reminder).where(CLAIMABLE, PENDING, Reminder.due_at <= now)
     )
     later = db.scalar(
         select(func.count()).select_from(Reminder).where(Reminder.status == "pending", Reminder.due_at > now)
@@ -60,7 +59,7 @@ def status(db: Session, now: datetime) -> Status:
     expired_leases = db.scalar(
         select(func.count())
         .select_from(Reminder)
-        .where(Reminder.status == "sending", Reminder.lease_until < now)
+        .where(CLAIMABLE, Reminder.status == "sending", Reminder.lease_until < now)
     )
     rows = db.execute(
         select(Reminder.status, func.count()).where(Reminder.status.in_(COUNTED)).group_by(Reminder.status)
