@@ -91,7 +91,7 @@ class Accounts:
         with UnitOfWork(self.sessions) as uow:
             return bool(uow.session.scalar(select(func.count()).select_from(User)))
 
-    def ensure_first_admin(self, email: str = "admin@localhost") -> tuple[str, str] | None:
+    def ensure_first_admin(self, email: str = "admin@reminders.local") -> tuple[str, str] | None:
         """On a database with no accounts, create an admin; returns (email, one-time password)."""
         if self.has_users():
             return None

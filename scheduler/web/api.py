@@ -1,16 +1,85 @@
-"""The JSON API for clinics that connect an EHR: the CLI's operations, behind bearer tokens."""
+"""The JSON API for clinics that connect an EHR: the CLI's operations, behind bearer tokens.
+
+Every route needs `Authorization: Bearer <token>` (`reminders tokens add NAME`); the token's name is
+the actor in the audit log (`api:NAME`). Answers have the shapes the CLI prints with `--json`.
+
+Errors other than 401 have FastAPI's validation-error shape, `{"detail": [{"loc", "msg", "type"}]}`,
+so a client can point at what was wrong; nothing is written when a request fails:
+
+- 401: no token, or not a live one (`{"detail": "..."}`, with `WWW-Authenticate: Bearer`).
+- 404: the patient or session in the path does not exist (`loc` names the path parameter).
+- 409: the request is well formed but clashes with what is stored: a phone number that a patient
+  in care already has (`loc` `["body", "phone"]`), or a patient or session whose state does not
+  allow the change, e.g. cancelling a cancelled session (`loc` names the path parameter).
+- 422: a field is wrong (`loc` `["body", field]` or `["query", parameter]`): missing, of the wrong
+  type, unknown, or refused by the clinic's rules (a bad phone number, an unknown time zone or
+  protocol, a time in the past, an interval outside the protocol's limits).
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Request
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, Security
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from scheduler.services import Clinic
+from scheduler.errors import Conflict, InvalidInput, NotFound
+from scheduler.services import Clinic, EnrolRequest
+from scheduler.web.api_models import (
+    EnrolBody,
+    ErrorList,
+    ErrorMessage,
+    IntervalBody,
+    OutcomeBody,
+    PatientDetail,
+    PatientFilter,
+    PatientOut,
+    PatientRecord,
+    RescheduleBody,
+)
 from scheduler.web.security import api_client
 
-Client = Annotated[str, Depends(api_client)]
+T = TypeVar("T")
+Loc = tuple[str, ...]
+
+PREFIX = "/api/v1"
+
+# Documents the scheme in /openapi.json; `api_client` does the checking (auto_error=False so a
+# missing header gets the same 401 as a wrong token).
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearerToken",
+    description="A token from `reminders tokens add NAME`, sent as `Authorization: Bearer <token>`.",
+)
+
+
+def authenticated(
+    request: Request,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+) -> str:
+    """The name of the caller's API token; 401 otherwise."""
+    return api_client(request)
+
+
+Client = Annotated[str, Depends(authenticated)]
+# Ids are 32-bit integers in the database; a larger number cannot name a record (and would not fit).
+MAX_ID = 2**31 - 1
+PatientId = Annotated[int, Path(description="The patient's id.", ge=1, le=MAX_ID)]
+AppointmentId = Annotated[int, Path(description="The session's id (`appointments[].id`).", ge=1, le=MAX_ID)]
+
+_NOT_FOUND = {"model": ErrorList, "description": "No patient or session with that id."}
+_CONFLICT = {
+    "model": ErrorList,
+    "description": "The request clashes with what is stored (e.g. a patient or session whose state "
+    "does not allow the change); nothing was written.",
+}
+_INVALID = {
+    "model": ErrorList,
+    "description": "A field is missing, of the wrong type, or refused; `loc` names it. Nothing was written.",
+}
 
 
 def clinic_for(request: Request, client: str) -> Clinic:
@@ -18,15 +87,239 @@ def clinic_for(request: Request, client: str) -> Clinic:
     return clinic
 
 
-def api_router() -> APIRouter:
-    router = APIRouter(prefix="/api/v1", tags=["patients"])
+def _error(status: int, loc: Loc, exc: InvalidInput, kind: str) -> HTTPException:
+    return HTTPException(status_code=status, detail=[{"loc": list(loc), "msg": str(exc), "type": kind}])
 
-    @router.get("/patients", summary="List patients")
-    async def list_patients(
-        request: Request, client: Client, status: str | None = None
+
+def call(operation: Callable[[], T], *, target: Loc, fields: Mapping[str, Loc] | None = None) -> T:
+    """Run a service operation, turning its errors into 404, 409 or 422 answers.
+
+    `target` is where a problem without a field points: the path parameter naming the record.
+    `fields` maps the service's field names onto request locations (default `("body", field)`).
+    """
+    try:
+        return operation()
+    except NotFound as exc:
+        raise _error(404, target, exc, "not_found") from None
+    except InvalidInput as exc:
+        loc = target if exc.field is None else (fields or {}).get(exc.field, ("body", exc.field))
+        if isinstance(exc, Conflict) or exc.field is None:
+            raise _error(409, loc, exc, "conflict") from None
+        raise _error(422, loc, exc, "value_error") from None
+
+
+def _printable(value: Any) -> Any:
+    """`value` with unpaired surrogates escaped (`\\ud800`), so that it can be encoded as UTF-8."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_printable(k): _printable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_printable(v) for v in value)
+    return value
+
+
+class ApiRoute(APIRoute):
+    """A route whose 422 answers can always be written out.
+
+    JSON may carry an unpaired surrogate (`"\\ud800"`); the models refuse it, and FastAPI echoes the
+    offending input in its 422 answer, which then cannot be encoded. Escape it first.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                raise RequestValidationError(_printable(exc.errors()), body=_printable(exc.body)) from None
+
+        return guarded
+
+
+def api_router() -> APIRouter:
+    router = APIRouter(
+        prefix=PREFIX,
+        route_class=ApiRoute,
+        # On the router, so that no route can be added without the token check.
+        dependencies=[Depends(authenticated)],
+        responses={401: {"model": ErrorMessage, "description": "No token, or not a live one."}},
+    )
+
+    # -- patients ------------------------------------------------------------------------------
+
+    @router.get(
+        "/patients",
+        tags=["patients"],
+        summary="List patients",
+        operation_id="listPatients",
+        response_model=list[PatientOut],
+        description="Every patient, oldest first, as `reminders patients --json` prints them.",
+    )
+    def list_patients(
+        request: Request,
+        client: Client,
+        status: Annotated[
+            PatientFilter | None,
+            Query(description="Only patients with this status; `attention`: those staff need to act on."),
+        ] = None,
     ) -> list[dict[str, Any]]:
         clinic = clinic_for(request, client)
-        result: list[dict[str, Any]] = await run_in_threadpool(clinic.patients, status)
-        return result
+        return call(lambda: clinic.patients(status), target=("query", "status"))
+
+    @router.post(
+        "/patients",
+        tags=["patients"],
+        summary="Enrol a patient",
+        operation_id="enrolPatient",
+        status_code=201,
+        response_model=PatientDetail,
+        responses={
+            409: {
+                "model": ErrorList,
+                "description": 'A patient in care already has this phone number (`loc` `["body", "phone"]`).',
+            },
+            422: _INVALID,
+        },
+        description="Enrol a patient and plan their whole course, as `reminders enrol --json` does; "
+        "answers with the patient, every session and every planned text, and a `Location` header.",
+    )
+    def enrol(request: Request, client: Client, body: EnrolBody, response: Response) -> dict[str, Any]:
+        clinic = clinic_for(request, client)
+        enrolment = EnrolRequest(
+            name=body.name,
+            phone=body.phone,
+            timezone=body.timezone,
+            protocol=body.protocol,
+            first=body.first,
+            consent=body.consent,
+            interval_days=body.interval_days,
+        )
+        detail = call(
+            lambda: clinic.enrol(enrolment), target=("body",), fields={"interval": ("body", "interval_days")}
+        )
+        response.headers["Location"] = f"{PREFIX}/patients/{detail['patient']['id']}"
+        return detail
+
+    @router.get(
+        "/patients/{patient_id}",
+        tags=["patients"],
+        summary="Show a patient",
+        operation_id="getPatient",
+        response_model=PatientRecord,
+        responses={404: _NOT_FOUND},
+        description="The patient, every session, every planned text and every message sent, as "
+        "`reminders show --json` prints them.",
+    )
+    def get_patient(request: Request, client: Client, patient_id: PatientId) -> dict[str, Any]:
+        clinic = clinic_for(request, client)
+        return call(lambda: clinic.show(patient_id), target=("path", "patient_id"))
+
+    def patient_change(action: str, summary: str, description: str) -> None:
+        operation: Callable[[Clinic, int], dict[str, Any]] = getattr(Clinic, action)
+
+        def change(request: Request, client: Client, patient_id: PatientId) -> dict[str, Any]:
+            clinic = clinic_for(request, client)
+            return call(lambda: operation(clinic, patient_id), target=("path", "patient_id"))
+
+        router.add_api_route(
+            f"/patients/{{patient_id}}/{action}",
+            change,
+            methods=["POST"],
+            tags=["patients"],
+            summary=summary,
+            operation_id=f"{action}Patient",
+            name=f"{action}_patient",
+            response_model=PatientDetail,
+            responses={404: _NOT_FOUND, 409: _CONFLICT},
+            description=description,
+        )
+
+    patient_change(
+        "pause",
+        "Pause a patient's texts",
+        "Stop texts for now; pending texts are cancelled (reason `paused`) and come back on resume. "
+        "409 unless the patient is active.",
+    )
+    patient_change(
+        "resume",
+        "Resume a patient",
+        "Start texts again and lift a hold after a missed session; books the next touch-up if "
+        "none is upcoming. 409 for a discharged patient.",
+    )
+    patient_change(
+        "discharge",
+        "Discharge a patient",
+        "End care: future sessions and pending texts are cancelled. 409 if already discharged.",
+    )
+
+    @router.put(
+        "/patients/{patient_id}/interval",
+        tags=["patients"],
+        summary="Set the touch-up interval",
+        operation_id="setInterval",
+        response_model=PatientDetail,
+        responses={404: _NOT_FOUND, 409: _CONFLICT, 422: _INVALID},
+        description="Change the patient's touch-up interval; only the upcoming touch-up moves. "
+        "422 for days outside the protocol's limits (or a protocol without touch-ups); 409 for a "
+        "discharged patient.",
+    )
+    def set_interval(
+        request: Request, client: Client, patient_id: PatientId, body: IntervalBody
+    ) -> dict[str, Any]:
+        clinic = clinic_for(request, client)
+        return call(lambda: clinic.set_interval(patient_id, body.days), target=("path", "patient_id"))
+
+    # -- sessions ------------------------------------------------------------------------------
+
+    @router.post(
+        "/appointments/{appointment_id}/reschedule",
+        tags=["appointments"],
+        summary="Move a session",
+        operation_id="rescheduleAppointment",
+        response_model=PatientDetail,
+        responses={404: _NOT_FOUND, 409: _CONFLICT, 422: _INVALID},
+        description="Move a session to a new local time; its old texts are cancelled and new ones "
+        "planned. Rescheduling a missed session lifts the patient's hold. 422 for a malformed or "
+        "past time; 409 if the patient already has a session that day, the session is attended or "
+        "cancelled, or the patient has been discharged.",
+    )
+    def reschedule(
+        request: Request, client: Client, appointment_id: AppointmentId, body: RescheduleBody
+    ) -> dict[str, Any]:
+        clinic = clinic_for(request, client)
+        return call(lambda: clinic.reschedule(appointment_id, body.when), target=("path", "appointment_id"))
+
+    @router.post(
+        "/appointments/{appointment_id}/cancel",
+        tags=["appointments"],
+        summary="Cancel a session",
+        operation_id="cancelAppointment",
+        response_model=PatientDetail,
+        responses={404: _NOT_FOUND, 409: _CONFLICT},
+        description="Cancel a scheduled or confirmed session and its texts; cancelling the upcoming "
+        "touch-up books the one after. 409 for a session that is not scheduled or confirmed.",
+    )
+    def cancel(request: Request, client: Client, appointment_id: AppointmentId) -> dict[str, Any]:
+        clinic = clinic_for(request, client)
+        return call(lambda: clinic.cancel(appointment_id), target=("path", "appointment_id"))
+
+    @router.post(
+        "/appointments/{appointment_id}/outcome",
+        tags=["appointments"],
+        summary="Record whether the patient came",
+        operation_id="recordOutcome",
+        response_model=PatientDetail,
+        responses={404: _NOT_FOUND, 409: _CONFLICT, 422: _INVALID},
+        description="`attended` books the next touch-up; `missed` puts the patient on hold until "
+        "staff reschedule the session or resume the patient. 409 for a session that has not "
+        "started yet or was cancelled.",
+    )
+    def outcome(
+        request: Request, client: Client, appointment_id: AppointmentId, body: OutcomeBody
+    ) -> dict[str, Any]:
+        clinic = clinic_for(request, client)
+        return call(lambda: clinic.outcome(appointment_id, body.outcome), target=("path", "appointment_id"))
 
     return router
