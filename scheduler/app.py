@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from dotenv import load_dotenv
+from dotenv import find_dotenv, load_dotenv
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -40,7 +40,8 @@ class App:
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Settings from `env`, or from the process environment after reading `.env`."""
     if env is None:
-        load_dotenv()
+        # The .env of the directory the command runs in (an operator's), not of the source tree.
+        load_dotenv(find_dotenv(usecwd=True))
         env = os.environ
     return Settings.from_env(env)
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from scheduler.clock import Clock
 from scheduler.config import Settings
-from scheduler.domain import course
+from scheduler.domain import course, plan
 from scheduler.domain.phones import parse_mobile
 from scheduler.domain.plan import plan_welcome
 from scheduler.domain.protocols import Protocol
@@ -167,6 +167,79 @@ class Clinic:
         report.patient_ids = self._transaction(work)
         report.errors.sort(key=lambda e: e.line)
         return report
+
+    def preview(self, request: EnrolRequest) -> dict[str, Any]:
+        """What `enrol` would plan for `request`, computed by the pure planner; nothing is written.
+
+        The shape is `enrol`'s, except that nothing has an id yet: an appointment has a `ref`
+        (1, 2, ...) instead, and a reminder the `appointment_ref` of its session (None for the
+        welcome). Raises InvalidInput exactly as `enrol` would.
+        """
+        now = self.clock.now()
+        valid = self._validate(request, now)
+        with UnitOfWork(self.sessions) as uow:
+            self._check_number_free(uow.session, valid.phone)
+        tz = zone(valid.timezone)
+        closed = self.settings.clinic_closed_days
+        sessions = [
+            (s.kind, s.number, to_utc(s.local_start, tz))
+            for s in course.first_sessions(valid.protocol, valid.first_local, closed)
+        ]
+        if valid.interval_days is not None and not any(kind == "touch-up" for kind, _, _ in sessions):
+            # As ensure_next_touch_up books it: one interval after the latest session, at the
+            # first session's time of day, never before tomorrow.
+            touch_up = course.next_touch_up(
+                to_local(sessions[-1][2], tz).date(),
+                valid.interval_days,
+                to_local(sessions[0][2], tz).time(),
+                1,
+                closed,
+                not_before=to_local(now, tz).date() + timedelta(days=1),
+            )
+            sessions.append((touch_up.kind, touch_up.number, to_utc(touch_up.local_start, tz)))
+        texts = plan.plan_reminders(
+            [
+                plan.Session(ref, 0, kind, number, starts_at, now)
+                for ref, (kind, number, starts_at) in enumerate(sessions, start=1)
+            ],
+            tz,
+            self.settings.send_window,
+            self.settings.daily_text_limit,
+        )
+        planned = [plan_welcome(now, tz, self.settings.send_window), *texts]
+        return {
+            "patient": {
+                "name": valid.name,
+                "phone": valid.phone,
+                "timezone": valid.timezone,
+                "protocol": valid.protocol.id,
+                "status": "active",
+                "touch_up_interval_days": valid.interval_days,
+                "consent": valid.consent,
+            },
+            "appointments": [
+                {
+                    "ref": ref,
+                    "kind": kind,
+                    "number": number,
+                    "starts_at": starts_at.isoformat(),
+                    "local_start": starts_at.astimezone(tz).isoformat(),
+                    "status": "scheduled",
+                }
+                for ref, (kind, number, starts_at) in enumerate(sessions, start=1)
+            ],
+            "reminders": [
+                {
+                    "appointment_ref": p.appointment_id,
+                    "kind": p.kind.value,
+                    "due_at": p.due_at.isoformat(),
+                    "deadline": views.instant(p.deadline),
+                    "status": p.status,
+                    "reason": p.reason,
+                }
+                for p in planned
+            ],
+        }
 
     def _validate(self, request: EnrolRequest, now: datetime) -> _Valid:
         name = request.name

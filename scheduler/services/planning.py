@@ -73,12 +73,24 @@ def replan(db: Session, patient: Patient, settings: Settings, now: datetime, rea
         elif _may_follow_plan(row, p, now):
             _update(row, p.due_at, p.deadline, p.status, p.reason, now)
     for key, row in existing.items():
-        if key in wanted or row.status not in ("pending", "skipped"):
-            continue
-        if row.kind == plan.Kind.WELCOME and textable(patient):
-            continue
-        _update(row, row.due_at, row.deadline, "cancelled", reason, now)
+        if row.kind == plan.Kind.WELCOME:
+            _replan_welcome(row, patient, settings, now, reason)
+        elif key not in wanted and row.status in ("pending", "skipped"):
+            _update(row, row.due_at, row.deadline, "cancelled", reason, now)
     db.flush()
+
+
+def _replan_welcome(row: Reminder, patient: Patient, settings: Settings, now: datetime, reason: str) -> None:
+    """The welcome is planned once, at enrolment: paused with the patient, back on resume.
+
+    After an opt-out it stays cancelled: Twilio confirms START itself, and the patient knows us.
+    """
+    if not textable(patient):
+        if row.status == "pending":
+            _update(row, row.due_at, row.deadline, "cancelled", reason, now)
+    elif row.status == "cancelled" and row.reason == "paused":
+        welcome = plan.plan_welcome(now, zone(patient.timezone), settings.send_window)
+        _update(row, max(row.due_at, welcome.due_at), row.deadline, "pending", None, now)
 
 
 def _may_follow_plan(row: Reminder, p: plan.PlannedReminder, now: datetime) -> bool:

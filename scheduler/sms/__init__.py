@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from scheduler.sms.base import (
     ASYNC_ERROR_CLASSES,
     MAX_BODY_CHARS,
@@ -19,7 +21,19 @@ from scheduler.sms.base import (
     mask_phone,
 )
 from scheduler.sms.console import ConsoleSender
-from scheduler.sms.twilio import RedirectingHttpClient, TwilioSender
+
+if TYPE_CHECKING:
+    from scheduler.sms.twilio import RedirectingHttpClient, TwilioSender
+
+
+def __getattr__(name: str) -> object:
+    # twilio and requests take a noticeable share of every command's start-up: load on first use.
+    if name in ("RedirectingHttpClient", "TwilioSender"):
+        from scheduler.sms import twilio
+
+        return getattr(twilio, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ASYNC_ERROR_CLASSES",

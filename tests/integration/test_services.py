@@ -129,10 +129,14 @@ def test_the_database_itself_refuses_two_patients_in_care_with_one_number(clinic
     clinic.enrol(request())
     other = clinic.enrol(request(phone="+12015550124"))
     same_number = update(Patient).where(Patient.id == other["patient"]["id"]).values(phone="+12015550123")
-    with UnitOfWork(app.sessions) as uow:
-        uow.session.execute(same_number)
-        with pytest.raises(IntegrityError):
+
+    def write() -> None:
+        with UnitOfWork(app.sessions) as uow:
+            uow.session.execute(same_number)
             uow.commit()
+
+    with pytest.raises(IntegrityError):
+        write()
 
 
 def test_names_are_stored_exactly_as_given(clinic: Clinic) -> None:
@@ -371,3 +375,22 @@ def test_instants_come_back_aware_in_utc(clinic: Clinic, app: App) -> None:
         assert appointment is not None
         assert appointment.starts_at.utcoffset() == timedelta(0)
         assert appointment.starts_at.date() == date(2026, 3, 9)
+
+
+def test_a_welcome_not_yet_sent_comes_back_after_pause_and_resume(clinic: Clinic, clock: FrozenClock) -> None:
+    clock.set(datetime.fromisoformat("2026-03-03T03:00:00+00:00"))  # 22:00 in New York
+    detail = clinic.enrol(request())
+    patient_id = detail["patient"]["id"]
+    clinic.pause(patient_id)
+    clock.advance(timedelta(hours=1))
+    resumed = clinic.resume(patient_id)
+    welcome = next(r for r in resumed["reminders"] if r["kind"] == "welcome")
+    assert (welcome["status"], welcome["due_at"]) == ("pending", "2026-03-03T14:00:00+00:00")
+
+
+def test_the_schema_revision_the_code_expects_is_the_newest_migration() -> None:
+    from alembic.script import ScriptDirectory
+
+    from scheduler.store.db import SCHEMA_REVISION, alembic_config
+
+    assert ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads() == [SCHEMA_REVISION]
