@@ -185,7 +185,7 @@ def _patient_pages(router: APIRouter) -> None:
             shown = _desk(request, user).patient_page(patient_id)
         except NotFound as exc:
             return page(request, "not_found.html", user, status_code=404, title="Not found", message=str(exc))
-        return page(request, "patient.html", user, title=shown.name, nav="patients", p=shown)
+        return page(request, "patient.html", user, title=f"Patient {shown.id}", nav="patients", p=shown)
 
     def patient_action(
         request: Request, patient_id: int, done: str, action: Callable[[], object]
