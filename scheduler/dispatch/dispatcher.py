@@ -110,7 +110,8 @@ class _Prepared:
     reminder_id: int
     message_id: int
     sms: OutgoingSms
-    in_doubt: Message | None  # an earlier attempt whose outcome was never recorded
+    # Earlier attempts whose outcome was never recorded (their worker died), oldest first.
+    in_doubt: list[Message]
 
 
 class Dispatcher:
@@ -222,7 +223,9 @@ class Dispatcher:
                 ).one()
                 message = db.get(Message, message_id)
                 assert message is not None
-                if reminder.status != "unknown":
+                # Another reconciler may have settled it, and a retry left a newer `unknown`
+                # attempt: that one gets its own lookup after its own wait.
+                if reminder.status != "unknown" or message.status != "unknown":
                     continue
                 if match is not None:
                     message.status, message.provider_sid = match.status or "sent", match.sid
@@ -256,7 +259,7 @@ class Dispatcher:
             prepared = self._prepare(reminder_id, counts)
             if prepared is None:
                 return counts
-            if prepared.in_doubt is not None and self._adopt_if_sent(prepared, counts):
+            if prepared.in_doubt and not self._settle_in_doubt(prepared, counts):
                 return counts
             self._send(prepared, counts)
         except Exception:
@@ -303,11 +306,13 @@ class Dispatcher:
                 release(reminder, now, due_at=decision.until)
                 counts.add("deferred")
             if not isinstance(decision, (Skip, Expire, Defer)):
-                in_doubt = db.scalars(
-                    select(Message)
-                    .where(Message.reminder_id == reminder.id, Message.status == SUBMITTING)
-                    .order_by(Message.id.desc())
-                ).first()
+                in_doubt = list(
+                    db.scalars(
+                        select(Message)
+                        .where(Message.reminder_id == reminder.id, Message.status == SUBMITTING)
+                        .order_by(Message.id)
+                    )
+                )
                 body = self._render(reminder, patient, appointment)
                 message = Message(
                     reminder_id=reminder.id,
@@ -344,39 +349,61 @@ class Dispatcher:
         base = self.settings.public_base_url
         return f"{base}/twilio/status?message_id={message_id}" if base else None
 
-    def _adopt_if_sent(self, prepared: _Prepared, counts: Counts) -> bool:
-        """Look an interrupted attempt up at the provider; if it was sent, record it, not resend."""
-        in_doubt = prepared.in_doubt
-        assert in_doubt is not None
+    def _settle_in_doubt(self, prepared: _Prepared, counts: Counts) -> bool:
+        """Look interrupted attempts up at the provider before sending again.
+
+        Returns True when the text should be sent now. If an earlier attempt did go out, it is
+        recorded as the send; if the provider cannot be asked, the text waits for a later tick
+        rather than risk a second copy.
+        """
+        oldest = prepared.in_doubt[0]
         try:
-            found = self.sender.recent_messages(in_doubt.to, in_doubt.created_at - PROVIDER_CLOCK_SKEW)
+            found = self.sender.recent_messages(oldest.to, oldest.created_at - PROVIDER_CLOCK_SKEW)
         except SmsSendError as exc:
-            log.warning("could not look up an interrupted send of reminder %s (%s); sending again",
+            log.warning("could not look up an interrupted send of reminder %s (%s); will try again",
                         prepared.reminder_id, exc)  # fmt: skip
+            self._withdraw(prepared, retry_after=timedelta(minutes=1))
             return False
-        match = self._find_sent(found, in_doubt.body)
-        if match is None:
-            self._mark_message(in_doubt.id, "not-sent")
-            return False
+        match = self._find_sent(found, oldest.body)
         now = self.clock.now()
         with UnitOfWork(self.sessions) as uow:
             db = uow.session
-            old = db.get(Message, in_doubt.id)
+            for earlier in prepared.in_doubt:
+                row = db.get(Message, earlier.id)
+                assert row is not None
+                if match is not None and earlier is oldest:
+                    row.status, row.provider_sid = match.status or "sent", match.sid
+                else:
+                    row.status = "not-sent"
+                row.updated_at = now
+            if match is None:
+                uow.commit()
+                return True
             new = db.get(Message, prepared.message_id)
-            assert old is not None
             assert new is not None
-            old.status, old.provider_sid, old.updated_at = match.status or "sent", match.sid, now
             db.delete(new)
             reminder = held(db, prepared.reminder_id, self.worker)
             if reminder is not None:
                 _record_sent(reminder, match.sid, now)
-                # The interrupted attempt was the one that went out.
+                # An interrupted attempt was the one that went out; this one never happened.
                 reminder.attempts = max(1, reminder.attempts - 1)
             uow.commit()
         counts.add("sent")
         log.info("reminder %s: interrupted send found at the provider; not sent again",
                  prepared.reminder_id)  # fmt: skip
-        return True
+        return False
+
+    def _withdraw(self, prepared: _Prepared, retry_after: timedelta) -> None:
+        """Take back a prepared attempt before it was sent: drop its row, release the claim."""
+        now = self.clock.now()
+        with UnitOfWork(self.sessions) as uow:
+            new = uow.session.get(Message, prepared.message_id)
+            if new is not None:
+                uow.session.delete(new)
+            reminder = held(uow.session, prepared.reminder_id, self.worker)
+            if reminder is not None:
+                release(reminder, now, due_at=now + retry_after)
+            uow.commit()
 
     def _send(self, prepared: _Prepared, counts: Counts) -> None:
         self.limiter.wait()
@@ -486,14 +513,6 @@ class Dispatcher:
 
     def _halted(self, now: datetime) -> bool:
         return self._halted_until is not None and now < self._halted_until
-
-    def _mark_message(self, message_id: int, status: str) -> None:
-        with UnitOfWork(self.sessions) as uow:
-            message = uow.session.get(Message, message_id)
-            if message is not None:
-                message.status = status
-                message.updated_at = self.clock.now()
-            uow.commit()
 
 
 def _record_sent(reminder: Reminder, provider_sid: str | None, now: datetime) -> None:

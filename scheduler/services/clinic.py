@@ -496,12 +496,24 @@ class Clinic:
         """
         now = self.clock.now()
         with UnitOfWork(self.sessions) as uow:
+            upcoming = (
+                select(Appointment.id)
+                .where(
+                    Appointment.patient_id == Patient.id,
+                    Appointment.kind == "touch-up",
+                    Appointment.status.in_(("scheduled", "confirmed")),
+                    Appointment.starts_at > now,
+                )
+                .exists()
+            )
+            # Only patients who have no upcoming touch-up: one query, however many are in care.
             ids = list(
                 uow.session.scalars(
                     select(Patient.id).where(
                         Patient.status == "active",
                         Patient.hold_reason.is_(None),
                         Patient.touch_up_interval_days.is_not(None),
+                        ~upcoming,
                     )
                 )
             )

@@ -394,3 +394,17 @@ def test_the_schema_revision_the_code_expects_is_the_newest_migration() -> None:
     from scheduler.store.db import SCHEMA_REVISION, alembic_config
 
     assert ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads() == [SCHEMA_REVISION]
+
+
+def test_the_daily_job_books_a_touch_up_only_where_none_is_upcoming(
+    clinic: Clinic, app: App, clock: FrozenClock
+) -> None:
+    detail = clinic.enrol(request())
+    clinic.enrol(request(phone="+12015550124", protocol="esk-mdsi"))  # no touch-ups at all
+    assert clinic.extend_plans() == 0
+    # The touch-up passed and nobody recorded it: the course rolls on from it.
+    clock.set(datetime.fromisoformat("2026-04-20T14:00:00+00:00"))
+    assert clinic.extend_plans() == 1
+    after = clinic.show(detail["patient"]["id"])
+    assert local_days(after, "touch-up") == ["2026-04-17T10:00", "2026-05-15T10:00"]
+    assert clinic.extend_plans() == 0

@@ -1,0 +1,234 @@
+"""Sends whose outcome is in doubt, played step by step in-process with the product's timings.
+
+A worker dies mid-send (five-minute lease): once (after Twilio created the message; the next
+worker finds it there), and twice (the worker that took the claim over dies too, before it has
+looked that send up; a third one settles it). And two reconcilers settle the same `unknown` text.
+
+A worker's death is played in-process (deterministic, unlike a SIGKILL at a random moment): the
+sender raises `WorkerDied`, a BaseException the dispatcher does not catch, at the chosen point, and
+that dispatcher is never used again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from scheduler.app import App, build
+from scheduler.dispatch import Dispatcher, DispatchOptions
+from scheduler.dispatch.dispatcher import SUBMITTING
+from scheduler.sms import OutgoingSms, ProviderMessage, SendReceipt, SmsSender, TwilioSender
+from scheduler.store.models import Message, Reminder
+from tests.fake_twilio import FakeTwilio
+from tests.faults.harness import seed_due_texts
+from tests.support import make_settings
+
+FROM_NUMBER = "+12015550100"
+
+
+class WorkerDied(BaseException):
+    """Stands for a SIGKILL: nothing after it runs in that worker."""
+
+
+class ShiftedClock:
+    """Wall-clock time moved forward by what the test has advanced (the fake Twilio keeps real time)."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, delta: timedelta) -> None:
+        self.offset += delta
+
+
+class DiesAfterSending:
+    """Twilio creates the message; the worker dies before it hears back."""
+
+    name = "twilio"
+
+    def __init__(self, inner: SmsSender) -> None:
+        self.inner = inner
+
+    def send(self, sms: OutgoingSms) -> SendReceipt:
+        self.inner.send(sms)
+        raise WorkerDied
+
+    def recent_messages(self, to: str, since: datetime) -> list[ProviderMessage]:
+        return self.inner.recent_messages(to, since)
+
+
+class DiesWhileLookingUp:
+    """The worker dies while it looks up the interrupted send (or just before)."""
+
+    name = "twilio"
+
+    def __init__(self, inner: SmsSender) -> None:
+        self.inner = inner
+
+    def send(self, sms: OutgoingSms) -> SendReceipt:
+        return self.inner.send(sms)
+
+    def recent_messages(self, to: str, since: datetime) -> list[ProviderMessage]:
+        raise WorkerDied
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeTwilio]:
+    with FakeTwilio() as running:
+        yield running
+
+
+@pytest.fixture
+def clock() -> ShiftedClock:  # replaces the frozen clock of tests/conftest.py
+    return ShiftedClock()
+
+
+@pytest.fixture
+def app(database_url: str, clock: ShiftedClock) -> Iterator[App]:
+    settings = make_settings(database_url, send_rate_per_second=1000.0, twilio_from_number=FROM_NUMBER)
+    built = build(settings, clock)
+    yield built
+    built.close()
+
+
+Attempt = tuple[str | None, str, str | None]  # (worker, status, provider sid) of a message row
+
+
+class Cluster:
+    """Dispatchers sharing one app, one fake Twilio and one clock, with the product's options."""
+
+    def __init__(
+        self, app: App, fake: FakeTwilio, clock: ShiftedClock, options: DispatchOptions | None = None
+    ) -> None:
+        self.app, self.clock, self.options = app, clock, options or DispatchOptions()
+        self.twilio = TwilioSender(
+            fake.account_sid, fake.auth_token, from_number=FROM_NUMBER, api_base_url=fake.base_url
+        )
+        self.made: list[Dispatcher] = []
+
+    def worker(self, name: str, sender: SmsSender | None = None) -> Dispatcher:
+        app = self.app
+        dispatcher = Dispatcher(
+            app.settings, app.protocols, app.sessions, sender or self.twilio, self.clock, name, self.options
+        )
+        self.made.append(dispatcher)
+        return dispatcher
+
+    def close(self) -> None:
+        for dispatcher in self.made:
+            dispatcher.close()
+
+    def outcome(self) -> tuple[Reminder, list[Attempt]]:
+        with self.app.sessions() as db:
+            reminder = db.scalars(select(Reminder)).one()
+            rows = db.scalars(select(Message).order_by(Message.id))
+            return reminder, [(m.worker, m.status, m.provider_sid) for m in rows]
+
+
+def _run_after_deaths(
+    app: App, fake: FakeTwilio, clock: ShiftedClock, dying: list[type[DiesAfterSending | DiesWhileLookingUp]]
+) -> tuple[str, int, list[Attempt], Reminder]:
+    """Workers die one after another as `dying` says (each taking the claim over once the lease
+    has run out), then one more settles the text. Returns the number, what the last one sent,
+    every attempt row and the reminder."""
+    (phone,) = seed_due_texts(app.settings.database_url, 1)
+    cluster = Cluster(app, fake, clock)
+    try:
+        for n, death in enumerate(dying):
+            with pytest.raises(WorkerDied):
+                cluster.worker(f"worker-{n}", death(cluster.twilio)).drain()
+            clock.advance(cluster.options.lease + timedelta(seconds=1))
+        sent = cluster.worker("survivor").drain().sent
+    finally:
+        cluster.close()
+    reminder, attempts = cluster.outcome()
+    return phone, sent, attempts, reminder
+
+
+@pytest.mark.faults
+def test_a_text_interrupted_once_after_twilio_created_it_is_found_and_not_sent_again(
+    app: App, fake: FakeTwilio, clock: ShiftedClock
+) -> None:
+    phone, sent, attempts, reminder = _run_after_deaths(app, fake, clock, [DiesAfterSending])
+    assert sent == 1
+    assert reminder.status == "sent"
+    assert fake.attempts_to(phone) == 1, attempts
+    assert reminder.provider_sid == fake.messages[0]["sid"]
+    assert attempts == [("worker-0", "queued", fake.messages[0]["sid"])]
+
+
+@pytest.mark.faults
+def test_a_text_interrupted_twice_is_not_sent_again_when_twilio_has_it(
+    app: App, fake: FakeTwilio, clock: ShiftedClock
+) -> None:
+    phone, sent, attempts, reminder = _run_after_deaths(
+        app, fake, clock, [DiesAfterSending, DiesWhileLookingUp]
+    )
+    assert sent == 1
+    assert reminder.status == "sent"
+    # Twilio had the text from the first worker: the survivor must find it, not send a second one.
+    assert fake.attempts_to(phone) == 1, attempts
+    assert reminder.provider_sid == fake.messages[0]["sid"], attempts
+    # And no attempt is left looking in flight for ever.
+    assert all(status != SUBMITTING for _worker, status, _sid in attempts), attempts
+
+
+class SlowLookup:
+    """A reconciler whose lookup at the provider takes a while: `meanwhile` runs during it."""
+
+    name = "twilio"
+
+    def __init__(self, inner: SmsSender, meanwhile: Callable[[], None]) -> None:
+        self.inner = inner
+        self.meanwhile = meanwhile
+
+    def send(self, sms: OutgoingSms) -> SendReceipt:
+        return self.inner.send(sms)
+
+    def recent_messages(self, to: str, since: datetime) -> list[ProviderMessage]:
+        found = self.inner.recent_messages(to, since)
+        self.meanwhile()
+        return found
+
+
+@pytest.mark.faults
+def test_a_reconciler_working_from_a_stale_list_does_not_release_a_newer_unknown_send(
+    app: App, fake: FakeTwilio, clock: ShiftedClock
+) -> None:
+    """Two workers' reconcilers list the same `unknown` text. One settles it (not found: back to
+    pending); the text is tried again and that attempt ends `unknown` too, but Twilio did create
+    it (a 500 after creating, as with a timeout). The other reconciler then reaches its stale row.
+    """
+    (phone,) = seed_due_texts(app.settings.database_url, 1)
+    # The clock is not moved here (the fake dates what it creates by the real clock): the
+    # reconciler's two-minute wait is dropped instead, which the race does not depend on.
+    cluster = Cluster(app, fake, clock, DispatchOptions(reconcile_after=timedelta(0)))
+    sender_worker, other_reconciler = cluster.worker("worker-a"), cluster.worker("worker-b")
+
+    def meanwhile() -> None:
+        assert other_reconciler.reconcile().retry == 1  # not at Twilio: back to pending
+        fake.script(phone, status=500, created=True, times=1)
+        assert sender_worker.drain().unknown == 1  # tried again; Twilio has it, we do not know
+
+    stale_reconciler = cluster.worker("worker-c", SlowLookup(cluster.twilio, meanwhile))
+    try:
+        fake.script(phone, status=500, times=1)
+        assert sender_worker.drain().unknown == 1  # the first attempt: a 500, nothing created
+        stale_reconciler.reconcile()
+        # From here on the provider answers normally; let everything settle.
+        for dispatcher in (sender_worker, other_reconciler):
+            dispatcher.reconcile()
+            dispatcher.drain()
+    finally:
+        cluster.close()
+
+    reminder, attempts = cluster.outcome()
+    assert reminder.status == "sent", attempts
+    # The second attempt did reach Twilio: it must be found, not sent a third time.
+    assert len([m for m in fake.messages if m["to"] == phone]) == 1, attempts
+    assert all(status != "unknown" for _worker, status, _sid in attempts), attempts
