@@ -105,10 +105,13 @@ def _error(code: int, status: int = 400, message: str | None = None) -> _Reply:
 class FakeTwilio:
     """Serves on 127.0.0.1 on a free port from construction; a context manager, or call `stop()`."""
 
-    def __init__(self, *, fault_rate: float = 0.0, seed: int = 0) -> None:
+    def __init__(self, *, fault_rate: float = 0.0, seed: int = 0, latency: float = 0.0) -> None:
+        if latency < 0:
+            raise ValueError("latency must not be negative")
         self.account_sid = "AC" + secrets.token_hex(16)
         self.auth_token = secrets.token_hex(16)
         self.fault_rate = fault_rate  # share of unscripted POSTs answered 429 or 500, creating nothing
+        self.latency = latency  # seconds every POST waits before it is handled and answered
         self.messages: list[dict[str, Any]] = []
         self.attempts: list[Attempt] = []
         self.requests = 0
@@ -294,6 +297,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         fake = cast(_Server, self.server).fake
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+        if self.command == "POST" and fake.latency and fake.pause(fake.latency):
+            self.close_connection = True
+            return
         reply = fake.handle(self.command, self.path, self.headers.get("Authorization"), body)
         if reply.script.drop or (reply.script.delay and fake.pause(reply.script.delay)):
             self.close_connection = True
