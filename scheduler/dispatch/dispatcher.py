@@ -23,10 +23,12 @@ from scheduler.config import Settings
 from scheduler.dispatch.claims import claim_due, held, release
 from scheduler.domain.gates import Defer, Expire, RetryPolicy, SendFacts, Skip, decide
 from scheduler.domain.phones import readable
+from scheduler.domain.plan import is_current
 from scheduler.domain.protocols import Protocol
 from scheduler.domain.templates import TextContext, render, template_name
 from scheduler.domain.timeutil import to_local, zone
 from scheduler.services.planning import replan
+from scheduler.services.twoway import undelivered
 from scheduler.sms import (
     Failure,
     OutgoingSms,
@@ -110,8 +112,12 @@ class _Prepared:
     reminder_id: int
     message_id: int
     sms: OutgoingSms
+
+
+@dataclass(frozen=True)
+class _InDoubt:
     # Earlier attempts whose outcome was never recorded (their worker died), oldest first.
-    in_doubt: list[Message]
+    attempts: list[Message]
 
 
 class Dispatcher:
@@ -257,17 +263,21 @@ class Dispatcher:
         counts = Counts()
         try:
             prepared = self._prepare(reminder_id, counts)
-            if prepared is None:
-                return counts
-            if prepared.in_doubt and not self._settle_in_doubt(prepared, counts):
-                return counts
-            self._send(prepared, counts)
+            if isinstance(prepared, _InDoubt):
+                # Settle what an earlier, interrupted attempt did before judging the text anew:
+                # if it went out, it is sent, whatever has changed since.
+                if not self._settle_in_doubt(reminder_id, prepared.attempts, counts):
+                    return counts
+                prepared = self._prepare(reminder_id, counts)
+            if isinstance(prepared, _Prepared):
+                self._send(prepared, counts)
         except Exception:
             # The claim's lease runs out and another tick takes the text again.
             log.exception("dispatch of reminder %s failed unexpectedly", reminder_id)
         return counts
 
-    def _prepare(self, reminder_id: int, counts: Counts) -> _Prepared | None:
+    def _prepare(self, reminder_id: int, counts: Counts) -> _Prepared | _InDoubt | None:
+        """Gate a claimed text and record the attempt about to be made; None if it is not sent."""
         now = self.clock.now()
         with UnitOfWork(self.sessions) as uow:
             db = uow.session
@@ -278,6 +288,15 @@ class Dispatcher:
                 release(reminder, now)
                 uow.commit()
                 return None
+            in_doubt = list(
+                db.scalars(
+                    select(Message)
+                    .where(Message.reminder_id == reminder.id, Message.status == SUBMITTING)
+                    .order_by(Message.id)
+                )
+            )
+            if in_doubt:
+                return _InDoubt(in_doubt)
             patient = db.get(Patient, reminder.patient_id)
             assert patient is not None
             appointment = db.get(Appointment, reminder.appointment_id) if reminder.appointment_id else None
@@ -285,6 +304,9 @@ class Dispatcher:
             decision = decide(
                 SendFacts(
                     kind=reminder.kind,
+                    # A claim taken before a reschedule belongs to the session's old time.
+                    current=appointment is None
+                    or is_current(reminder.plan_key, appointment.id, appointment.revision),
                     deadline=reminder.deadline,
                     patient_status=patient.status,
                     opted_out=patient.opted_out_at is not None,
@@ -306,13 +328,6 @@ class Dispatcher:
                 release(reminder, now, due_at=decision.until)
                 counts.add("deferred")
             if not isinstance(decision, (Skip, Expire, Defer)):
-                in_doubt = list(
-                    db.scalars(
-                        select(Message)
-                        .where(Message.reminder_id == reminder.id, Message.status == SUBMITTING)
-                        .order_by(Message.id)
-                    )
-                )
                 body = self._render(reminder, patient, appointment)
                 message = Message(
                     reminder_id=reminder.id,
@@ -332,7 +347,7 @@ class Dispatcher:
                     status_callback=self._callback_url(message.id),
                     validity_period_seconds=_validity(reminder.deadline, now),
                 )
-                prepared = _Prepared(reminder.id, message.id, sms, in_doubt)
+                prepared = _Prepared(reminder.id, message.id, sms)
             else:
                 prepared = None
             uow.commit()
@@ -349,26 +364,30 @@ class Dispatcher:
         base = self.settings.public_base_url
         return f"{base}/twilio/status?message_id={message_id}" if base else None
 
-    def _settle_in_doubt(self, prepared: _Prepared, counts: Counts) -> bool:
-        """Look interrupted attempts up at the provider before sending again.
+    def _settle_in_doubt(self, reminder_id: int, attempts: list[Message], counts: Counts) -> bool:
+        """Look interrupted attempts up at the provider before anything else happens to the text.
 
-        Returns True when the text should be sent now. If an earlier attempt did go out, it is
-        recorded as the send; if the provider cannot be asked, the text waits for a later tick
-        rather than risk a second copy.
+        Returns True when the text is still to be judged and, perhaps, sent. If an earlier attempt
+        did go out, it is recorded as the send; if the provider cannot be asked, the text waits for
+        a later tick rather than risk a second copy.
         """
-        oldest = prepared.in_doubt[0]
+        oldest = attempts[0]
+        now = self.clock.now()
         try:
             found = self.sender.recent_messages(oldest.to, oldest.created_at - PROVIDER_CLOCK_SKEW)
         except SmsSendError as exc:
             log.warning("could not look up an interrupted send of reminder %s (%s); will try again",
-                        prepared.reminder_id, exc)  # fmt: skip
-            self._withdraw(prepared, retry_after=timedelta(minutes=1))
+                        reminder_id, exc)  # fmt: skip
+            with UnitOfWork(self.sessions) as uow:
+                reminder = held(uow.session, reminder_id, self.worker)
+                if reminder is not None:
+                    release(reminder, now, due_at=now + timedelta(minutes=1))
+                uow.commit()
             return False
         match = self._find_sent(found, oldest.body)
-        now = self.clock.now()
         with UnitOfWork(self.sessions) as uow:
             db = uow.session
-            for earlier in prepared.in_doubt:
+            for earlier in attempts:
                 row = db.get(Message, earlier.id)
                 assert row is not None
                 if match is not None and earlier is oldest:
@@ -376,34 +395,17 @@ class Dispatcher:
                 else:
                     row.status = "not-sent"
                 row.updated_at = now
-            if match is None:
-                uow.commit()
-                return True
-            new = db.get(Message, prepared.message_id)
-            assert new is not None
-            db.delete(new)
-            reminder = held(db, prepared.reminder_id, self.worker)
-            if reminder is not None:
+            reminder = held(db, reminder_id, self.worker)
+            if match is not None and reminder is not None:
                 _record_sent(reminder, match.sid, now)
-                # An interrupted attempt was the one that went out; this one never happened.
+                # An interrupted attempt was the one that went out; this claim sent nothing.
                 reminder.attempts = max(1, reminder.attempts - 1)
             uow.commit()
+        if match is None:
+            return True
         counts.add("sent")
-        log.info("reminder %s: interrupted send found at the provider; not sent again",
-                 prepared.reminder_id)  # fmt: skip
+        log.info("reminder %s: interrupted send found at the provider; not sent again", reminder_id)
         return False
-
-    def _withdraw(self, prepared: _Prepared, retry_after: timedelta) -> None:
-        """Take back a prepared attempt before it was sent: drop its row, release the claim."""
-        now = self.clock.now()
-        with UnitOfWork(self.sessions) as uow:
-            new = uow.session.get(Message, prepared.message_id)
-            if new is not None:
-                uow.session.delete(new)
-            reminder = held(uow.session, prepared.reminder_id, self.worker)
-            if reminder is not None:
-                release(reminder, now, due_at=now + retry_after)
-            uow.commit()
 
     def _send(self, prepared: _Prepared, counts: Counts) -> None:
         self.limiter.wait()
@@ -432,8 +434,11 @@ class Dispatcher:
                 log.warning("reminder %s was sent after its claim was lost", prepared.reminder_id)
             else:
                 _record_sent(reminder, receipt.provider_sid, now)
-                if message.status == "delivered":
+                # A delivery report may have arrived before this response: it has the last word.
+                if message.status in ("delivered", "read"):
                     reminder.status = "delivered"
+                elif message.status in ("undelivered", "failed"):
+                    undelivered(db, self.settings, reminder, message.error_code, now)
             uow.commit()
         counts.add("sent")
         log.info("sent reminder %s to %s", prepared.reminder_id, mask_phone(prepared.sms.to))

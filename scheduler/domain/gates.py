@@ -18,6 +18,7 @@ from scheduler.domain.window import SendWindow
 @dataclass(frozen=True)
 class SendFacts:
     kind: str
+    current: bool  # False for a text planned for a time the session has since moved from
     deadline: datetime | None
     patient_status: str
     opted_out: bool
@@ -61,6 +62,8 @@ def decide(facts: SendFacts, now: datetime, window: SendWindow) -> Decision:
         return Skip("phone-invalid")
     if facts.patient_status != "active":
         return Skip(f"patient-{facts.patient_status}")
+    if not facts.current:
+        return Skip("rescheduled")
     status = facts.appointment_status
     if status is not None:
         allowed = _AFTER_OK if facts.kind == "check-in" else _BEFORE_OK

@@ -35,6 +35,7 @@ SKIP_BOOKED_LATE = "booked-late"
 SKIP_TOO_LATE = "too-late"
 SKIP_SESSION_BETWEEN = "session-between"
 SKIP_ALREADY_CONFIRMED = "already-confirmed"
+SKIP_OUTSIDE_WINDOW = "outside-window"
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,11 @@ class _Draft:
 
 def reminder_key(appointment_id: int, revision: int, kind: Kind) -> str:
     return f"a{appointment_id}.{revision}:{kind}"
+
+
+def is_current(key: str, appointment_id: int, revision: int) -> bool:
+    """Whether a reminder's key belongs to the session's current time (its latest revision)."""
+    return key.startswith(f"a{appointment_id}.{revision}:")
 
 
 def plan_welcome(enrolled_at: datetime, tz: ZoneInfo, window: SendWindow) -> PlannedReminder:
@@ -161,7 +167,12 @@ def _place(draft: _Draft, tz: ZoneInfo, window: SendWindow, sessions: Sequence[S
         # A check-in is for the day after; one pushed later than that is no longer a check-in.
         draft.deadline = to_utc(datetime.combine(local.date(), window.end), tz)
         return
-    draft.due_at = to_utc(window.latest_before(draft.due_local), tz)
+    local = window.latest_before(draft.due_local)
+    draft.due_at = to_utc(local, tz)
+    if draft.kind is Kind.DAY_OF and local.date() != draft.due_local.date():
+        # "Today at 8:30" cannot be sent the evening before; the prep text covers that evening.
+        draft.reason = SKIP_OUTSIDE_WINDOW
+        return
     if draft.kind is Kind.CONFIRM:
         if session.confirmed:
             draft.reason = SKIP_ALREADY_CONFIRMED

@@ -88,46 +88,8 @@ class TwoWay:
             reminder.provider_sid = message.provider_sid
             reminder.updated_at = now
             return
-        if status not in ("undelivered", "failed"):
-            return
-        reminder.error_code = report.error_code
-        reminder.updated_at = now
-        patient = db.get(Patient, reminder.patient_id)
-        assert patient is not None
-        failure = classify_delivery_error(report.error_code)
-        if failure is Failure.TRANSIENT:
-            tries = db.scalar(
-                select(func.count())
-                .select_from(Message)
-                .where(Message.reminder_id == reminder.id, Message.status.in_(("undelivered", "failed")))
-            )
-            retry_at = now + DELIVERY_RETRY_AFTER
-            if (tries or 0) <= DELIVERY_RETRIES and (
-                reminder.deadline is None or retry_at < reminder.deadline
-            ):
-                reminder.status, reminder.reason, reminder.due_at = "pending", "delivery-retry", retry_at
-                return
-            reminder.status, reminder.reason = "failed", "undelivered"
-        elif failure is Failure.EXPIRED:
-            reminder.status, reminder.reason = "expired", "provider-expired"
-        elif failure is Failure.INVALID_NUMBER:
-            reminder.status, reminder.reason = "failed", "phone-invalid"
-            patient.phone_invalid_at = patient.phone_invalid_at or now
-            replan(db, patient, self.settings, now, "phone-invalid")
-        elif failure is Failure.OPTED_OUT:
-            reminder.status, reminder.reason = "failed", "opted-out"
-            patient.opted_out_at = patient.opted_out_at or now
-            replan(db, patient, self.settings, now, "opted-out")
-        elif failure is Failure.CONFIG:
-            reminder.status, reminder.reason = "failed", "provider-config"
-            log.critical("the provider refused reminder %s for an account reason (code %s)",
-                         reminder.id, report.error_code)  # fmt: skip
-        else:
-            # Carrier filtering (30007) and codes we do not know: a person looks at it.
-            reminder.status, reminder.reason = "failed", "needs-review"
-        log.warning(
-            "reminder %s not delivered (code %s): %s", reminder.id, report.error_code, reminder.reason
-        )
+        if status in ("undelivered", "failed"):
+            undelivered(db, self.settings, reminder, report.error_code, now)
 
     # -- replies -------------------------------------------------------------------------------
 
@@ -219,6 +181,44 @@ class TwoWay:
             )
         )
         return bool(answered)
+
+
+def undelivered(db: Session, settings: Settings, reminder: Reminder, code: int | None, now: datetime) -> None:
+    """A sent text did not reach the handset: retry, flag the number, opt out or hold for review,
+    as the error code says."""
+    reminder.error_code = code
+    reminder.updated_at = now
+    patient = db.get(Patient, reminder.patient_id)
+    assert patient is not None
+    failure = classify_delivery_error(code)
+    if failure is Failure.TRANSIENT:
+        tries = db.scalar(
+            select(func.count())
+            .select_from(Message)
+            .where(Message.reminder_id == reminder.id, Message.status.in_(("undelivered", "failed")))
+        )
+        retry_at = now + DELIVERY_RETRY_AFTER
+        if (tries or 0) <= DELIVERY_RETRIES and (reminder.deadline is None or retry_at < reminder.deadline):
+            reminder.status, reminder.reason, reminder.due_at = "pending", "delivery-retry", retry_at
+            return
+        reminder.status, reminder.reason = "failed", "undelivered"
+    elif failure is Failure.EXPIRED:
+        reminder.status, reminder.reason = "expired", "provider-expired"
+    elif failure is Failure.INVALID_NUMBER:
+        reminder.status, reminder.reason = "failed", "phone-invalid"
+        patient.phone_invalid_at = patient.phone_invalid_at or now
+        replan(db, patient, settings, now, "phone-invalid")
+    elif failure is Failure.OPTED_OUT:
+        reminder.status, reminder.reason = "failed", "opted-out"
+        patient.opted_out_at = patient.opted_out_at or now
+        replan(db, patient, settings, now, "opted-out")
+    elif failure is Failure.CONFIG:
+        reminder.status, reminder.reason = "failed", "provider-config"
+        log.critical("the provider refused reminder %s for an account reason (code %s)", reminder.id, code)
+    else:
+        # Carrier filtering (30007) and codes we do not know: a person looks at it.
+        reminder.status, reminder.reason = "failed", "needs-review"
+    log.warning("reminder %s not delivered (code %s): %s", reminder.id, code, reminder.reason)
 
 
 def _next_session(patient: Patient, now: datetime) -> Appointment | None:

@@ -9,8 +9,10 @@ import pytest
 from sqlalchemy import select
 
 from scheduler.app import App
-from scheduler.dispatch import Dispatcher
+from scheduler.dispatch import Counts, Dispatcher
+from scheduler.dispatch.dispatcher import _Prepared
 from scheduler.services import EnrolRequest
+from scheduler.services.twoway import DeliveryReport, TwoWay
 from scheduler.store.models import Message, Patient, Reminder
 from scheduler.store.uow import UnitOfWork
 from tests.dispatch.conftest import DispatcherFactory
@@ -216,10 +218,9 @@ def test_a_send_interrupted_by_a_crash_is_looked_up_before_it_is_sent_again(
     # The crashed worker claimed the text, recorded its attempt and reached Twilio, then died.
     assert crashed._claim(clock.now())
     welcome = reminders(app, kind="welcome")[0]
-    prepared = crashed._prepare(welcome.id, crashed_counts := __import__("scheduler").dispatch.Counts())
-    assert prepared is not None
+    prepared = crashed._prepare(welcome.id, Counts())
+    assert isinstance(prepared, _Prepared)
     crashed.sender.send(prepared.sms)
-    assert crashed_counts.sent == 0
     clock.advance(timedelta(minutes=6))  # the lease ran out
     survivor = make_dispatcher("worker-b")
     assert survivor.drain().sent == 1
@@ -240,7 +241,7 @@ def test_a_claim_whose_worker_died_before_sending_is_taken_again(
     assert len(fake_twilio.messages) == 1
 
 
-@pytest.mark.parametrize("change", ["pause", "cancel"])
+@pytest.mark.parametrize("change", ["pause", "cancel", "reschedule"])
 def test_a_text_claimed_before_a_change_is_not_sent(
     app: App, dispatcher: Dispatcher, fake_twilio: FakeTwilio, clock: FrozenClock, change: str
 ) -> None:
@@ -253,13 +254,16 @@ def test_a_text_claimed_before_a_change_is_not_sent(
     clinic = app.clinic("test")
     if change == "pause":
         clinic.pause(detail["patient"]["id"])
-    else:
+    elif change == "cancel":
         clinic.cancel(detail["appointments"][0]["id"])
+    else:
+        clinic.reschedule(detail["appointments"][0]["id"], "2026-03-10 15:00")
     counts = [dispatcher._process(i) for i in reminder_ids]
     assert sum(c.skipped for c in counts) == len(reminder_ids)
     assert fake_twilio.attempts == []
     reasons = {r.reason for r in reminders(app) if r.id in reminder_ids}
-    assert reasons == {"patient-paused" if change == "pause" else "session-cancelled"}
+    expected = {"pause": "patient-paused", "cancel": "session-cancelled", "reschedule": "rescheduled"}
+    assert reasons == {expected[change]}
 
 
 def test_bad_credentials_halt_sending_without_burning_attempts(
@@ -298,3 +302,39 @@ def test_each_attempt_is_a_message_row(
     dispatcher.drain()
     rows = [(m.status, m.error_code) for m in messages(app)]
     assert rows == [("failed", 20429), ("queued", None)]
+
+
+def test_an_interrupted_send_that_went_out_counts_as_sent_even_after_a_pause(
+    make_dispatcher: DispatcherFactory, app: App, fake_twilio: FakeTwilio, clock: FrozenClock
+) -> None:
+    detail = enrol(app, "2026-03-09 10:00")
+    crashed = make_dispatcher("worker-crashed")
+    assert crashed._claim(clock.now())
+    welcome = reminders(app, kind="welcome")[0]
+    prepared = crashed._prepare(welcome.id, Counts())
+    assert isinstance(prepared, _Prepared)
+    crashed.sender.send(prepared.sms)  # reached Twilio, then the worker died
+    app.clinic("test").pause(detail["patient"]["id"])
+    clock.advance(timedelta(minutes=6))
+    make_dispatcher("worker-b").drain()
+    welcome = reminders(app, kind="welcome")[0]
+    assert (welcome.status, welcome.provider_sid) == ("sent", fake_twilio.messages[0]["sid"])
+    assert [m.status for m in messages(app)] == ["queued"]
+
+
+def test_a_failure_report_that_overtakes_the_send_response_is_not_lost(
+    app: App, dispatcher: Dispatcher, fake_twilio: FakeTwilio, clock: FrozenClock
+) -> None:
+    detail = enrol(app, "2026-03-09 10:00")
+    assert dispatcher._claim(clock.now())
+    welcome = reminders(app, kind="welcome")[0]
+    prepared = dispatcher._prepare(welcome.id, Counts())
+    assert isinstance(prepared, _Prepared)
+    receipt = dispatcher.sender.send(prepared.sms)
+    twoway = TwoWay(app.settings, app.sessions, clock)
+    twoway.delivery(DeliveryReport("undelivered", prepared.message_id, receipt.provider_sid, 30005))
+    dispatcher._record_success(prepared, receipt, Counts())
+    welcome = reminders(app, kind="welcome")[0]
+    assert (welcome.status, welcome.reason, welcome.error_code) == ("failed", "phone-invalid", 30005)
+    flagged = app.clinic("test").patients("attention")
+    assert [p["id"] for p in flagged] == [detail["patient"]["id"]]

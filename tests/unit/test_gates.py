@@ -27,6 +27,7 @@ NOON_NY = datetime(2026, 3, 3, 17, 0, tzinfo=UTC)
 def facts(**changes: object) -> SendFacts:
     base: dict[str, object] = {
         "kind": "prep",
+        "current": True,
         "deadline": NOON_NY + timedelta(hours=20),
         "patient_status": "active",
         "opted_out": False,
@@ -47,6 +48,7 @@ def facts(**changes: object) -> SendFacts:
         ({"patient_status": "paused"}, NOON_NY, Skip("patient-paused")),
         ({"patient_status": "discharged"}, NOON_NY, Skip("patient-discharged")),
         ({"appointment_status": "cancelled"}, NOON_NY, Skip("session-cancelled")),
+        ({"current": False}, NOON_NY, Skip("rescheduled")),
         ({"appointment_status": "attended"}, NOON_NY, Skip("session-attended")),
         ({"kind": "check-in", "appointment_status": "attended"}, NOON_NY, Send()),
         ({"kind": "check-in", "appointment_status": "missed"}, NOON_NY, Skip("session-missed")),
@@ -67,7 +69,7 @@ def facts(**changes: object) -> SendFacts:
         ),
     ],
     ids=[
-        "send", "opted-out", "phone-invalid", "paused", "discharged", "session-cancelled",
+        "send", "opted-out", "phone-invalid", "paused", "discharged", "session-cancelled", "rescheduled",
         "session-over", "check-in-after-attended", "check-in-after-missed", "already-confirmed",
         "prep-for-confirmed", "welcome", "past-deadline", "night-defers", "night-then-too-late",
     ],

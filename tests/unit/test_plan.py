@@ -61,9 +61,15 @@ def test_a_single_first_session_gets_every_kind_of_text() -> None:
 
 
 def test_a_text_due_at_seven_moves_to_the_evening_before() -> None:
-    # day-of for a 09:00 session is due 07:00: outside the window, so the evening before.
+    # prep 24 h before a 07:00 session is due at 07:00 the day before: the evening before that.
+    plan = plan_reminders([session(1, "2026-03-12 07:00")], NY, WINDOW, daily_limit=2)
+    assert by_kind(plan, 1)["prep"] == ("2026-03-10 19:30", "pending", None)
+
+
+def test_a_day_of_text_that_would_fall_the_evening_before_is_skipped() -> None:
+    # "Today at 9am" cannot go out at 19:30 the day before.
     plan = plan_reminders([session(1, "2026-03-12 09:00")], NY, WINDOW, daily_limit=2)
-    assert by_kind(plan, 1)["day-of"] == ("2026-03-11 19:30", "pending", None)
+    assert by_kind(plan, 1)["day-of"] == ("2026-03-11 19:30", "skipped", "outside-window")
 
 
 def test_a_text_due_after_the_window_closes_moves_earlier_the_same_day() -> None:
@@ -79,11 +85,12 @@ def test_a_check_in_is_never_sent_before_the_window_opens() -> None:
 
 
 def test_two_texts_on_one_day_keep_the_higher_priority_one() -> None:
-    # day-of (moved to 19:30 the evening before) collides with prep at 09:00 the same day.
-    plan = plan_reminders([session(1, "2026-03-12 09:00")], NY, WINDOW, daily_limit=1)
-    kinds = by_kind(plan, 1)
-    assert kinds["prep"] == ("2026-03-11 09:00", "pending", None)
-    assert kinds["day-of"] == ("2026-03-11 19:30", "skipped", "daily-limit")
+    # The check-in after session 1 and the prep for session 2 both fall on Tuesday.
+    plan = plan_reminders(
+        [session(1, "2026-03-09 14:00"), session(2, "2026-03-11 14:00")], NY, WINDOW, daily_limit=1
+    )
+    assert by_kind(plan, 2)["prep"] == ("2026-03-10 14:00", "pending", None)
+    assert by_kind(plan, 1)["check-in"] == ("2026-03-10 10:00", "skipped", "daily-limit")
 
 
 @pytest.mark.parametrize(
@@ -107,8 +114,10 @@ def test_daily_limit_priority(winner: str, loser: str | None, sessions: list[str
 
 
 def test_a_higher_daily_limit_keeps_both() -> None:
-    plan = plan_reminders([session(1, "2026-03-12 09:00")], NY, WINDOW, daily_limit=2)
-    assert {r.status for r in plan} == {"pending"}
+    plan = plan_reminders(
+        [session(1, "2026-03-09 14:00"), session(2, "2026-03-11 14:00")], NY, WINDOW, daily_limit=2
+    )
+    assert {r.status for r in plan if r.reason != "session-between"} == {"pending"}
 
 
 def test_at_most_the_daily_limit_of_texts_on_any_local_day() -> None:
