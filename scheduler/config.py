@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -86,6 +86,7 @@ class Settings:
             secret_key=get("SECRET_KEY"),
             protocols_file=_optional_file(get("PROTOCOLS_FILE"), "PROTOCOLS_FILE"),
         )
+        _check_texts(settings.clinic_name, settings.clinic_phone)
         if backend == "twilio" and not settings.twilio_configured:
             raise ConfigError(
                 "SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and "
@@ -107,6 +108,19 @@ class Settings:
         if self.sms_backend == "auto":
             return "twilio" if self.twilio_configured else "console"
         return self.sms_backend
+
+
+def _check_texts(clinic: str, phone: str) -> None:
+    """Every text must still fit one SMS and stay discreet with the clinic's own name and number."""
+    from scheduler.domain.phones import readable
+    from scheduler.domain.templates import TEMPLATES, TextContext, render, text_problems
+
+    # The widest day and time a text can show.
+    widest = TextContext(clinic, readable(phone), datetime(2026, 9, 30, 12, 45))  # noqa: DTZ001
+    for name in TEMPLATES:
+        problems = text_problems(render(name, widest))
+        if problems:
+            raise ConfigError(f"CLINIC_NAME {clinic!r} makes the {name} text unusable: it {problems[0]}")
 
 
 def _clinic_name(value: str) -> str:

@@ -18,11 +18,12 @@ def parse_mobile(raw: str, region: str) -> str:
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
-        raise InvalidInput(f"{text!r} is not a phone number", field="phone") from None
+        raise InvalidInput("the phone number could not be read", field="phone") from None
+    # Messages never quote the number: they reach logs, cron mail and API answers.
     if not phonenumbers.is_valid_number(number):
-        raise InvalidInput(f"{text!r} is not a valid phone number", field="phone")
+        raise InvalidInput("the phone number is not a valid number", field="phone")
     if phonenumbers.number_type(number) not in _TEXTABLE:
-        raise InvalidInput(f"{text!r} cannot receive text messages (not a mobile number)", field="phone")
+        raise InvalidInput("the phone number cannot receive text messages (not a mobile number)", field="phone")
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
 

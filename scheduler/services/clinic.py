@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from scheduler.services.planning import (
 from scheduler.store.models import Appointment, AuditEntry, Patient, Reminder
 from scheduler.store.uow import UnitOfWork
 
+log = logging.getLogger("scheduler.clinic")
 T = TypeVar("T")
 
 CSV_COLUMNS = ("name", "phone", "timezone", "protocol", "first", "consent")
@@ -529,7 +531,11 @@ class Clinic:
                 self._audit(db, now, "book-touch-up", patient, appointment)
                 return True
 
-            booked += self._transaction(work)
+            try:
+                booked += self._transaction(work)
+            except Exception:
+                # One patient's problem must not stop the others' touch-ups being booked.
+                log.exception("could not book the next touch-up for patient %s", patient_id)
         return booked
 
     # -- reading -------------------------------------------------------------------------------

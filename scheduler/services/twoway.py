@@ -108,7 +108,19 @@ class TwoWay:
                 select(Patient).where(Patient.phone == from_number, Patient.status != "discharged")
             ).first()
             if patient is None:
-                log.info("inbound text from a number that belongs to no patient in care; ignored")
+                # Kept for staff (a patient writing from a new phone, say), never answered.
+                db.add(
+                    Reply(
+                        patient_id=None,
+                        from_number=from_number,
+                        body=body,
+                        provider_sid=provider_sid,
+                        intent=read_reply(body, opted_out=False, opt_out_type=opt_out_type).value,
+                        received_at=now,
+                    )
+                )
+                uow.commit()
+                log.info("inbound text from a number that belongs to no patient in care; kept, not answered")
                 return None
             intent = read_reply(body, opted_out=patient.opted_out_at is not None, opt_out_type=opt_out_type)
             answer = self._act(db, patient, intent, now)
@@ -163,8 +175,8 @@ class TwoWay:
             session.change_requested_at, session.updated_at = now, now
             _audit(db, now, "change-request", patient, session)
             return render("change-requested", ctx)
-        if self._answered_other_today(db, patient, now):
-            return None
+        if patient.opted_out_at is not None or self._answered_other_today(db, patient, now):
+            return None  # an opted-out patient gets nothing from us until they send START
         return render("unrecognised", ctx)
 
     def _answered_other_today(self, db: Session, patient: Patient, now: datetime) -> bool:

@@ -204,7 +204,7 @@ def test_names_are_stored_exactly_as_given(reminders: Reminders) -> None:
 BAD_ENROLMENTS: dict[str, tuple[dict[str, str], str]] = {
     "phone-too-short": ({"phone": "12345"}, "phone"),
     "phone-landline-only": ({"phone": "+442079460000"}, "mobile"),
-    "phone-invalid-555": ({"phone": "+15555550123"}, "not a valid phone"),
+    "phone-invalid-555": ({"phone": "+15555550123"}, "not a valid number"),
     "timezone-unknown": ({"timezone": "Mars/Olympus"}, "timezone"),
     "timezone-abbreviation": ({"timezone": "EST"}, "timezone"),
     "protocol-unknown": ({"protocol": "iv-99x"}, "protocol"),

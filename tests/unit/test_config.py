@@ -105,3 +105,14 @@ def test_env_example_documents_every_setting_and_parses() -> None:
             values[name] = value
     assert read == documented
     Settings.from_env(values)
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [("Ketamine Care", "names 'ketamine'"), ("Clínica Sol", "outside GSM-7"), ("Infusion Lab", "infusion")],
+    ids=["drug", "accent", "procedure"],
+)
+def test_a_clinic_name_that_would_break_the_texts_is_refused(name: str, problem: str) -> None:
+    with pytest.raises(ConfigError, match="CLINIC_NAME") as info:
+        Settings.from_env({"CLINIC_NAME": name})
+    assert problem in str(info.value)

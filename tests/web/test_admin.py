@@ -410,7 +410,7 @@ def test_a_csv_import_reports_every_bad_row_by_line_and_writes_nothing(app: App,
     response = upload(staff, HEADER + GOOD + bad + ALSO_GOOD + worse)
     assert response.status_code == 400
     assert "2 bad rows out of 4; nothing was imported" in response.text
-    assert re.search(r"line 3</td><td>&#39;not a number&#39; is not a phone number", response.text)
+    assert re.search(r"line 3</td><td>the phone number could not be read", response.text)
     assert re.search(r"line 5</td><td>unknown timezone &#39;Mars/Olympus&#39;", response.text)
     assert patients_count(app) == 0
 
@@ -463,7 +463,7 @@ def test_the_enrol_form_shows_each_problem_by_its_field_and_keeps_what_was_typed
     response = post(staff, "/enrol/preview", typed)
     assert response.status_code == 400
     html = response.text
-    assert 'id="phone-error">&#39;555-12&#39; is not a' in html
+    assert 'id="phone-error">the phone number' in html
     assert 'id="consent-error">consent source is required' in html
     assert 'id="interval-error">the touch-up interval must be a whole number of days' in html
     assert 'name="phone" type="tel" value="555-12"' in html

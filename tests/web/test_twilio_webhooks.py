@@ -235,7 +235,7 @@ def test_help_is_answered_unless_twilio_answers_it(app: App, client: TestClient,
     assert "<Message>" not in response.text
 
 
-def test_an_unknown_number_gets_no_answer_and_nothing_is_kept(
+def test_an_unknown_number_gets_no_answer_and_its_text_is_kept_for_staff(
     app: App, client: TestClient, sign: Signer
 ) -> None:
     form = {"From": "+12015559999", "Body": "C", "MessageSid": "SM1"}
@@ -244,7 +244,16 @@ def test_an_unknown_number_gets_no_answer_and_nothing_is_kept(
     )
     assert response.status_code == 200
     assert "<Message>" not in response.text
-    assert reply_count(app) == 0
+    with UnitOfWork(app.sessions) as uow:
+        kept = uow.session.scalars(select(Reply)).one()
+        assert (kept.patient_id, kept.body, kept.auto_reply) == (None, "C", None)
+
+
+def test_an_opted_out_patient_gets_no_automatic_answer(app: App, client: TestClient, sign: Signer) -> None:
+    enrol(app)
+    inbound(client, sign, "STOP", sid="SM1")
+    response = inbound(client, sign, "why did you stop?", sid="SM2")
+    assert "<Message>" not in response.text
 
 
 def test_a_webhook_retried_by_twilio_acts_once(app: App, client: TestClient, sign: Signer) -> None:
