@@ -228,6 +228,15 @@ def interval(patient_id: int, days: int, as_json: bool) -> None:
 
 
 @cli.command()
+@click.argument("patient_id", type=int)
+@click.argument("number")
+@json_option
+def phone(patient_id: int, number: str, as_json: bool) -> None:
+    """Change a patient's mobile number; a number flagged invalid is cleared and texts resume."""
+    run(lambda c: c.change_phone(patient_id, number), as_json, print_detail)
+
+
+@cli.command()
 @json_option
 def demo(as_json: bool) -> None:
     """Enrol a demo patient if the database has no patients, and show their plan."""

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import literal_column, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from scheduler.clock import Clock
@@ -208,7 +208,8 @@ class Dispatcher:
                 select(Reminder.id, Message.id, Message.to, Message.body, Message.created_at)
                 .join(Message, Message.reminder_id == Reminder.id)
                 .where(
-                    Reminder.status == "unknown",
+                    # A literal, so the planner can use the partial index on unknown sends.
+                    Reminder.status == literal_column("'unknown'"),
                     Reminder.updated_at <= now - self.options.reconcile_after,
                     Message.status == "unknown",
                 )

@@ -23,7 +23,9 @@ def parse_mobile(raw: str, region: str) -> str:
     if not phonenumbers.is_valid_number(number):
         raise InvalidInput("the phone number is not a valid number", field="phone")
     if phonenumbers.number_type(number) not in _TEXTABLE:
-        raise InvalidInput("the phone number cannot receive text messages (not a mobile number)", field="phone")
+        raise InvalidInput(
+            "the phone number cannot receive text messages (not a mobile number)", field="phone"
+        )
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
 

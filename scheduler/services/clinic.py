@@ -463,6 +463,25 @@ class Clinic:
 
         return self.show(self._transaction(work), with_messages=False)
 
+    def change_phone(self, patient_id: int, phone: str) -> dict[str, Any]:
+        """Give the patient a new number; a number flagged invalid is cleared and texts resume."""
+        now = self.clock.now()
+        number = parse_mobile(phone, self.settings.default_phone_region)
+
+        def work(db: Session) -> int:
+            patient = self._patient(db, patient_id)
+            self._require_in_care(patient)
+            if number != patient.phone:
+                self._check_number_free(db, number)
+            patient.phone = number
+            patient.phone_invalid_at = None
+            patient.updated_at = now
+            replan(db, patient, self.settings, now, "replanned")
+            self._audit(db, now, "change-phone", patient)
+            return patient.id
+
+        return self.show(self._transaction(work), with_messages=False)
+
     def set_interval(self, patient_id: int, days: int) -> dict[str, Any]:
         """Change the touch-up interval; only the upcoming touch-up moves."""
         now = self.clock.now()

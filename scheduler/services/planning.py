@@ -19,7 +19,7 @@ from scheduler.store.models import Appointment, Patient, Reminder
 PLANNED_STATES = ("scheduled", "confirmed", "attended")
 UPCOMING_STATES = ("scheduled", "confirmed")
 # A text cancelled for one of these reasons comes back when the reason goes away.
-REVIVABLE = ("paused", "opted-out", "session-missed")
+REVIVABLE = ("paused", "opted-out", "session-missed", "phone-invalid")
 
 
 def textable(patient: Patient) -> bool:

@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import phonenumbers
-from sqlalchemy import ColumnElement, func, select, true
+from sqlalchemy import ColumnElement, SQLColumnExpression, String, cast, func, literal, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, contains_eager, selectinload
 
@@ -264,7 +264,6 @@ class StaffDesk:
         end = to_utc(datetime.combine(today + timedelta(days=2), datetime.min.time()), clinic_zone)
         with UnitOfWork(self.sessions) as uow:
             db = uow.session
-            handled = _handled(db)
             sessions = [
                 TodaySession(
                     appointment_id=a.id,
@@ -289,33 +288,31 @@ class StaffDesk:
                     .order_by(Appointment.starts_at, Appointment.id)
                 )
             ]
-            changes = self._change_requests(db, handled)
+            changes = self._change_requests(db)
             changed_patients = {item.patient_id for item in changes}
             sections = [
                 Section("changes", "Change requests", "No open change requests.", changes),
-                Section(
-                    "missed", "Missed sessions", "No missed sessions to follow up.", self._missed(db, handled)
-                ),
+                Section("missed", "Missed sessions", "No missed sessions to follow up.", self._missed(db)),
                 Section(
                     "texts",
                     "Texts that failed, expired or are unknown",
                     "Every text is fine.",
-                    self._troubled_texts(db, handled),
+                    self._troubled_texts(db),
                 ),
                 Section(
                     "phones",
                     "Numbers flagged invalid",
                     "No numbers flagged.",
-                    self._invalid_phones(db, handled),
+                    self._invalid_phones(db),
                 ),
-                Section("optouts", "New opt-outs", "No new opt-outs.", self._opt_outs(db, handled)),
+                Section("optouts", "New opt-outs", "No new opt-outs.", self._opt_outs(db)),
                 Section(
                     "replies", "Replies for staff", "No replies waiting.", self._replies(db, changed_patients)
                 ),
             ]
         return Today(f"{today:%A} {today.day} {today:%B %Y}", sessions, sections)
 
-    def _change_requests(self, db: Session, handled: dict[str, datetime]) -> list[Item]:
+    def _change_requests(self, db: Session) -> list[Item]:
         rows = db.scalars(
             select(Appointment)
             .join(Patient)
@@ -324,6 +321,7 @@ class StaffDesk:
             .where(
                 Appointment.change_requested_at.is_not(None),
                 Appointment.status.in_(("scheduled", "confirmed")),
+                _open("change", Appointment.id, Appointment.change_requested_at),
             )
             .order_by(Appointment.change_requested_at, Appointment.id)
             .limit(LIST_LIMIT)
@@ -332,117 +330,117 @@ class StaffDesk:
         for a in rows:
             assert a.change_requested_at is not None
             key = f"change:{a.id}"
-            if _open(handled, key, a.change_requested_at):
-                tz = zone(a.patient.timezone)
-                items.append(
-                    Item(
-                        key,
-                        a.patient.id,
-                        a.patient.name,
-                        f"asked to change {session_label(a.kind, a.number).lower()} "
-                        f"({local_text(a.starts_at, tz)})",
-                        local_text(a.change_requested_at, tz),
-                    )
+            tz = zone(a.patient.timezone)
+            items.append(
+                Item(
+                    key,
+                    a.patient.id,
+                    a.patient.name,
+                    f"asked to change {session_label(a.kind, a.number).lower()} "
+                    f"({local_text(a.starts_at, tz)})",
+                    local_text(a.change_requested_at, tz),
                 )
+            )
         return items
 
-    def _missed(self, db: Session, handled: dict[str, datetime]) -> list[Item]:
+    def _missed(self, db: Session) -> list[Item]:
         rows = db.scalars(
             select(Appointment)
             .join(Patient)
             .options(contains_eager(Appointment.patient))
             .where(_in_care())
-            .where(Appointment.status == "missed")
+            .where(Appointment.status == "missed", _open("missed", Appointment.id, Appointment.updated_at))
             .order_by(Appointment.starts_at.desc(), Appointment.id)
             .limit(LIST_LIMIT)
         )
         items = []
         for a in rows:
             key = f"missed:{a.id}"
-            if _open(handled, key, a.updated_at):
-                tz = zone(a.patient.timezone)
-                hold = " (new bookings on hold)" if a.patient.hold_reason == "missed-session" else ""
-                items.append(
-                    Item(
-                        key,
-                        a.patient.id,
-                        a.patient.name,
-                        f"missed {session_label(a.kind, a.number).lower()}{hold}",
-                        local_text(a.starts_at, tz),
-                        status="missed",
-                    )
+            tz = zone(a.patient.timezone)
+            hold = " (new bookings on hold)" if a.patient.hold_reason == "missed-session" else ""
+            items.append(
+                Item(
+                    key,
+                    a.patient.id,
+                    a.patient.name,
+                    f"missed {session_label(a.kind, a.number).lower()}{hold}",
+                    local_text(a.starts_at, tz),
+                    status="missed",
                 )
+            )
         return items
 
-    def _troubled_texts(self, db: Session, handled: dict[str, datetime]) -> list[Item]:
+    def _troubled_texts(self, db: Session) -> list[Item]:
         rows = db.execute(
             select(Reminder, Patient)
             .join(Patient, Reminder.patient_id == Patient.id)
             .where(_in_care())
-            .where(Reminder.status.in_(TROUBLED_TEXTS))
+            .where(Reminder.status.in_(TROUBLED_TEXTS), _open("reminder", Reminder.id, Reminder.updated_at))
             .order_by(Reminder.due_at.desc(), Reminder.id)
             .limit(LIST_LIMIT)
         )
         items = []
         for reminder, patient in rows:
             key = f"reminder:{reminder.id}"
-            if _open(handled, key, reminder.updated_at):
-                why = [reminder.reason] if reminder.reason else []
-                if reminder.error_code is not None:
-                    why.append(f"code {reminder.error_code}")
-                items.append(
-                    Item(
-                        key,
-                        patient.id,
-                        patient.name,
-                        f"{reminder.kind} text {reminder.status}" + (f" ({', '.join(why)})" if why else ""),
-                        local_text(reminder.due_at, zone(patient.timezone)),
-                        status=reminder.status,
-                    )
+            why = [reminder.reason] if reminder.reason else []
+            if reminder.error_code is not None:
+                why.append(f"code {reminder.error_code}")
+            items.append(
+                Item(
+                    key,
+                    patient.id,
+                    patient.name,
+                    f"{reminder.kind} text {reminder.status}" + (f" ({', '.join(why)})" if why else ""),
+                    local_text(reminder.due_at, zone(patient.timezone)),
+                    status=reminder.status,
                 )
+            )
         return items
 
-    def _invalid_phones(self, db: Session, handled: dict[str, datetime]) -> list[Item]:
+    def _invalid_phones(self, db: Session) -> list[Item]:
         rows = db.scalars(
             select(Patient)
             .where(_in_care())
-            .where(Patient.phone_invalid_at.is_not(None))
+            .where(
+                Patient.phone_invalid_at.is_not(None), _open("phone", Patient.id, Patient.phone_invalid_at)
+            )
             .order_by(Patient.id)
         )
         items = []
         for patient in rows:
             assert patient.phone_invalid_at is not None
             key = f"phone:{patient.id}"
-            if _open(handled, key, patient.phone_invalid_at):
-                items.append(
-                    Item(
-                        key,
-                        patient.id,
-                        patient.name,
-                        f"{phone_text(patient.phone)} cannot receive texts; texts are stopped",
-                        local_text(patient.phone_invalid_at, zone(patient.timezone)),
-                    )
+            items.append(
+                Item(
+                    key,
+                    patient.id,
+                    patient.name,
+                    f"{phone_text(patient.phone)} cannot receive texts; texts are stopped",
+                    local_text(patient.phone_invalid_at, zone(patient.timezone)),
                 )
+            )
         return items
 
-    def _opt_outs(self, db: Session, handled: dict[str, datetime]) -> list[Item]:
+    def _opt_outs(self, db: Session) -> list[Item]:
         rows = db.scalars(
-            select(Patient).where(_in_care()).where(Patient.opted_out_at.is_not(None)).order_by(Patient.id)
+            select(Patient)
+            .where(_in_care())
+            .where(Patient.opted_out_at.is_not(None), _open("optout", Patient.id, Patient.opted_out_at))
+            .order_by(Patient.id)
         )
         items = []
         for patient in rows:
             assert patient.opted_out_at is not None
             key = f"optout:{patient.id}"
-            if _open(handled, key, patient.opted_out_at):
-                items.append(
-                    Item(
-                        key,
-                        patient.id,
-                        patient.name,
-                        "opted out of texts (replied STOP); no more texts until they reply START",
-                        local_text(patient.opted_out_at, zone(patient.timezone)),
-                    )
+            items.append(
+                Item(
+                    key,
+                    patient.id,
+                    patient.name,
+                    "opted out of texts (replied STOP); no more texts until they reply START",
+                    local_text(patient.opted_out_at, zone(patient.timezone)),
                 )
+            )
         return items
 
     def _replies(self, db: Session, changed_patients: set[int]) -> list[Item]:
@@ -761,14 +759,10 @@ class StaffDesk:
 # -- helpers ---------------------------------------------------------------------------------------
 
 
-def _handled(db: Session) -> dict[str, datetime]:
-    return dict(db.execute(select(HandledItem.item, HandledItem.handled_at)).all())
-
-
-def _open(handled: dict[str, datetime], key: str, since: datetime) -> bool:
-    """Still to do: never marked handled, or it happened again after it was."""
-    done = handled.get(key)
-    return done is None or done < since
+def _open(prefix: str, ref: SQLColumnExpression[int], since: SQLColumnExpression[Any]) -> ColumnElement[bool]:
+    """Still to do: never marked handled, or it happened again after it was (item "prefix:id")."""
+    key = literal(f"{prefix}:", String) + cast(ref, String)
+    return ~select(HandledItem.id).where(HandledItem.item == key, HandledItem.handled_at >= since).exists()
 
 
 def _in_care() -> ColumnElement[bool]:

@@ -131,6 +131,13 @@ class Reminder(Base):
             postgresql_where=text("status IN ('pending', 'sending')"),
         ),
         Index("ix_reminders_appointment_id", "appointment_id"),
+        # The reconciler looks only at sends whose outcome is unknown.
+        Index(
+            "ix_reminders_unknown",
+            "updated_at",
+            sqlite_where=text("status = 'unknown'"),
+            postgresql_where=text("status = 'unknown'"),
+        ),
     )
 
 
@@ -155,6 +162,7 @@ class Message(Base):
     __table_args__ = (
         Index("ix_messages_reminder_id", "reminder_id"),
         Index("ix_messages_patient_id", "patient_id"),
+        Index("ix_messages_created_at", "created_at"),
     )
 
 

@@ -225,6 +225,17 @@ def _patient_pages(router: APIRouter) -> None:
             lambda: clinic.discharge(patient_id),
         )
 
+    @router.post("/patients/{patient_id}/phone")
+    def change_phone(request: Request, user: Staff, form: PostedForm, patient_id: int) -> Response:
+        clinic = _clinic(request, user)
+        number = field(form, "phone", 40)
+        return patient_action(
+            request,
+            patient_id,
+            "Number changed; texts re-planned.",
+            lambda: clinic.change_phone(patient_id, number),
+        )
+
     @router.post("/patients/{patient_id}/interval")
     def interval(request: Request, user: Staff, form: PostedForm, patient_id: int) -> Response:
         clinic = _clinic(request, user)

@@ -38,6 +38,7 @@ from scheduler.web.api_models import (
     PatientFilter,
     PatientOut,
     PatientRecord,
+    PhoneBody,
     RescheduleBody,
 )
 from scheduler.web.security import api_client
@@ -270,6 +271,23 @@ def api_router() -> APIRouter:
     ) -> dict[str, Any]:
         clinic = clinic_for(request, client)
         return call(lambda: clinic.set_interval(patient_id, body.days), target=("path", "patient_id"))
+
+    @router.put(
+        "/patients/{patient_id}/phone",
+        tags=["patients"],
+        summary="Change the mobile number",
+        operation_id="changePhone",
+        response_model=PatientDetail,
+        responses={404: _NOT_FOUND, 409: _CONFLICT, 422: _INVALID},
+        description="Give the patient a new number. A number flagged invalid is cleared and texts "
+        "cancelled because of it come back. 422 for a number that cannot take texts; 409 if a patient "
+        "in care already has it, or the patient has been discharged.",
+    )
+    def change_phone(
+        request: Request, client: Client, patient_id: PatientId, body: PhoneBody
+    ) -> dict[str, Any]:
+        clinic = clinic_for(request, client)
+        return call(lambda: clinic.change_phone(patient_id, body.phone), target=("path", "patient_id"))
 
     # -- sessions ------------------------------------------------------------------------------
 

@@ -98,6 +98,12 @@ class IntervalBody(BaseModel):
     days: int = Field(description="The touch-up interval in days, within the protocol's limits.")
 
 
+class PhoneBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"phone": "(201) 555-0187"}]})
+
+    phone: str = Field(description="The new mobile number; national numbers use DEFAULT_PHONE_REGION.")
+
+
 # -- responses ----------------------------------------------------------------------------------
 
 

@@ -408,3 +408,26 @@ def test_the_daily_job_books_a_touch_up_only_where_none_is_upcoming(
     after = clinic.show(detail["patient"]["id"])
     assert local_days(after, "touch-up") == ["2026-04-17T10:00", "2026-05-15T10:00"]
     assert clinic.extend_plans() == 0
+
+
+def test_a_new_number_clears_the_invalid_flag_and_brings_texts_back(clinic: Clinic, app: App) -> None:
+    detail = clinic.enrol(request())
+    patient_id = detail["patient"]["id"]
+    with UnitOfWork(app.sessions) as uow:
+        patient = uow.session.get(Patient, patient_id)
+        assert patient is not None
+        patient.phone_invalid_at = patient.created_at
+        replan(uow.session, patient, app.settings, patient.created_at, "phone-invalid")
+        uow.commit()
+    flagged = clinic.show(patient_id)
+    assert not [r for r in flagged["reminders"] if r["status"] == "pending" and r["kind"] != "welcome"]
+    other = clinic.enrol(request(phone="+12015550124"))
+    with pytest.raises(Conflict):
+        clinic.change_phone(patient_id, "+12015550124")
+    with pytest.raises(InvalidInput, match="not a valid number"):
+        clinic.change_phone(patient_id, "12345")
+    after = clinic.change_phone(patient_id, "(201) 555-0199")
+    assert after["patient"]["phone"] == "+12015550199"
+    assert after["patient"]["phone_invalid"] is False
+    assert len([r for r in after["reminders"] if r["status"] == "pending"]) >= 5
+    assert other["patient"]["phone"] == "+12015550124"

@@ -64,6 +64,7 @@ GOOD_BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("POST", "/api/v1/patients/{patient_id}/resume"): None,
     ("POST", "/api/v1/patients/{patient_id}/discharge"): None,
     ("PUT", "/api/v1/patients/{patient_id}/interval"): {"days": 35},
+    ("PUT", "/api/v1/patients/{patient_id}/phone"): {"phone": "(201) 555-0187"},
     ("POST", "/api/v1/appointments/{appointment_id}/reschedule"): {"when": "2026-03-10 15:30"},
     ("POST", "/api/v1/appointments/{appointment_id}/cancel"): None,
     ("POST", "/api/v1/appointments/{appointment_id}/outcome"): {"outcome": "missed"},
@@ -597,3 +598,14 @@ def test_an_id_that_cannot_name_a_record_is_422_and_changes_nothing(
         assert response.status_code == 422, value
         assert [loc[0] for loc, _ in errors(response)] == ["path"], value
     assert state(app) == before
+
+
+def test_a_new_number_is_taken_and_a_bad_one_is_422(app: App, api: TestClient) -> None:
+    patient_id = seeded(app)["patient"]["id"]
+    response = api.put(f"/api/v1/patients/{patient_id}/phone", json={"phone": "(201) 555-0187"})
+    assert response.status_code == 200
+    assert response.json()["patient"]["phone"] == "+12015550187"
+    assert audit_actors(app, "change-phone") == ["api:ehr"]
+    bad = api.put(f"/api/v1/patients/{patient_id}/phone", json={"phone": "12345"})
+    assert bad.status_code == 422
+    assert bad.json()["detail"][0]["loc"] == ["body", "phone"]
