@@ -110,14 +110,19 @@ class RateLimiter:
 @dataclass(frozen=True)
 class _Prepared:
     reminder_id: int
+    patient_id: int
     message_id: int
     sms: OutgoingSms
 
 
 @dataclass(frozen=True)
-class _InDoubt:
-    # Earlier attempts whose outcome was never recorded (their worker died), oldest first.
-    attempts: list[Message]
+class _Result:
+    """What became of one prepared text: a receipt, an error, or withdrawn unsent (and why)."""
+
+    prepared: _Prepared
+    receipt: SendReceipt | None = None
+    error: SmsSendError | None = None
+    withdrawn: str | None = None
 
 
 class Dispatcher:
@@ -169,13 +174,7 @@ class Dispatcher:
             if not batch:
                 break
             counts.add("claimed", len(batch))
-            # One patient's texts go out one after another, in order: the welcome first, and a
-            # refusal (an opt-out, a bad number) is seen before their next text is tried.
-            by_patient: dict[int, list[int]] = {}
-            for reminder_id, patient_id in batch:
-                by_patient.setdefault(patient_id, []).append(reminder_id)
-            for result in self._pool.map(self._process_all, by_patient.values()):
-                counts.merge(result)
+            self._run_batch([reminder_id for reminder_id, _ in batch], counts)
 
     def stop(self) -> None:
         """Finish the sends in flight, release claimed texts not yet sent, and stop draining."""
@@ -254,105 +253,152 @@ class Dispatcher:
 
     # -- one text ------------------------------------------------------------------------------
 
-    def _process_all(self, reminder_ids: list[int]) -> Counts:
-        counts = Counts()
-        for reminder_id in reminder_ids:
-            counts.merge(self._process(reminder_id))
-        return counts
-
-    def _process(self, reminder_id: int) -> Counts:
-        counts = Counts()
+    def _run_batch(self, reminder_ids: list[int], counts: Counts) -> None:
+        """Gate and record every attempt in one transaction, send on the pool with none open,
+        then record every result in one transaction."""
         try:
-            prepared = self._prepare(reminder_id, counts)
-            if isinstance(prepared, _InDoubt):
-                # Settle what an earlier, interrupted attempt did before judging the text anew:
-                # if it went out, it is sent, whatever has changed since.
-                if not self._settle_in_doubt(reminder_id, prepared.attempts, counts):
-                    return counts
-                prepared = self._prepare(reminder_id, counts)
-            if isinstance(prepared, _Prepared):
-                self._send(prepared, counts)
+            prepared, in_doubt = self._prepare(reminder_ids, counts)
+            # One patient's texts go out one after another, in order: the welcome first, and a
+            # refusal (an opt-out, a bad number) is seen before their next text is tried.
+            by_patient: dict[int, list[_Prepared]] = {}
+            for item in prepared:
+                by_patient.setdefault(item.patient_id, []).append(item)
+            results = [r for group in self._pool.map(self._send_group, by_patient.values()) for r in group]
+            self._record(results, counts)
         except Exception:
-            # The claim's lease runs out and another tick takes the text again.
-            log.exception("dispatch of reminder %s failed unexpectedly", reminder_id)
-        return counts
+            # The claims' lease runs out and another tick takes the texts again, looking up at the
+            # provider any attempt that may have gone out.
+            log.exception("a dispatch batch failed unexpectedly")
+            return
+        for reminder_id in in_doubt:
+            self._process(reminder_id, counts)
 
-    def _prepare(self, reminder_id: int, counts: Counts) -> _Prepared | _InDoubt | None:
-        """Gate a claimed text and record the attempt about to be made; None if it is not sent."""
+    def _process(self, reminder_id: int, counts: Counts) -> None:
+        """One text that an interrupted attempt left in doubt: settle that first, then go on."""
+        try:
+            if self._settle_in_doubt(reminder_id, counts):
+                prepared, _ = self._prepare([reminder_id], counts)
+                self._record([self._send_one(p) for p in prepared], counts)
+        except Exception:
+            log.exception("dispatch of reminder %s failed unexpectedly", reminder_id)
+
+    def _prepare(self, reminder_ids: list[int], counts: Counts) -> tuple[list[_Prepared], list[int]]:
+        """Gate claimed texts and record the attempts about to be made, in one transaction.
+
+        Returns the texts to send now, and those an interrupted earlier attempt left in doubt.
+        """
         now = self.clock.now()
+        stopping = self._stopping.is_set() or self._halted(now)
         with UnitOfWork(self.sessions) as uow:
             db = uow.session
-            reminder = held(db, reminder_id, self.worker)
-            if reminder is None:
-                return None
-            if self._stopping.is_set() or self._halted(now):
-                release(reminder, now)
-                uow.commit()
-                return None
-            in_doubt = list(
+            rows = {
+                reminder.id: (reminder, patient)
+                for reminder, patient in db.execute(
+                    select(Reminder, Patient)
+                    .join(Patient, Patient.id == Reminder.patient_id)
+                    .where(
+                        Reminder.id.in_(reminder_ids),
+                        Reminder.status == "sending",
+                        Reminder.claimed_by == self.worker,
+                    )
+                    .with_for_update(of=Reminder)
+                ).all()
+            }
+            appointment_ids = {r.appointment_id for r, _ in rows.values() if r.appointment_id is not None}
+            appointments = {
+                a.id: a for a in db.scalars(select(Appointment).where(Appointment.id.in_(appointment_ids)))
+            }
+            doubtful = set(
                 db.scalars(
-                    select(Message)
-                    .where(Message.reminder_id == reminder.id, Message.status == SUBMITTING)
-                    .order_by(Message.id)
+                    select(Message.reminder_id).where(
+                        Message.reminder_id.in_(rows), Message.status == SUBMITTING
+                    )
                 )
             )
-            if in_doubt:
-                return _InDoubt(in_doubt)
-            patient = db.get(Patient, reminder.patient_id)
-            assert patient is not None
-            appointment = db.get(Appointment, reminder.appointment_id) if reminder.appointment_id else None
-            tz = zone(patient.timezone)
-            decision = decide(
-                SendFacts(
-                    kind=reminder.kind,
-                    # A claim taken before a reschedule belongs to the session's old time.
-                    current=appointment is None
-                    or is_current(reminder.plan_key, appointment.id, appointment.revision),
-                    deadline=reminder.deadline,
-                    patient_status=patient.status,
-                    opted_out=patient.opted_out_at is not None,
-                    phone_invalid=patient.phone_invalid_at is not None,
-                    appointment_status=appointment.status if appointment else None,
-                    tz=tz,
-                ),
-                now,
-                self.settings.send_window,
-            )
-            if isinstance(decision, Skip):
-                release(reminder, now, status="skipped", reason=decision.reason)
-                counts.add("skipped")
-            elif isinstance(decision, Expire):
-                release(reminder, now, status="expired", reason=decision.reason)
-                counts.add("expired")
-                log.warning("reminder %s expired (%s)", reminder.id, decision.reason)
-            elif isinstance(decision, Defer):
-                release(reminder, now, due_at=decision.until)
-                counts.add("deferred")
-            if not isinstance(decision, (Skip, Expire, Defer)):
-                body = self._render(reminder, patient, appointment)
-                message = Message(
-                    reminder_id=reminder.id,
-                    patient_id=patient.id,
-                    to=patient.phone,
-                    body=body,
-                    status=SUBMITTING,
-                    worker=self.worker,
-                    created_at=now,
-                    updated_at=now,
+            attempts: list[tuple[Reminder, Patient, Message]] = []
+            in_doubt: list[int] = []
+            for reminder_id in reminder_ids:
+                if reminder_id not in rows:
+                    continue  # the claim was lost meanwhile
+                reminder, patient = rows[reminder_id]
+                if stopping:
+                    release(reminder, now)
+                elif reminder_id in doubtful:
+                    in_doubt.append(reminder_id)
+                else:
+                    appointment = appointments.get(reminder.appointment_id or 0)
+                    message = self._gate(db, reminder, patient, appointment, now, counts)
+                    if message is not None:
+                        attempts.append((reminder, patient, message))
+            db.flush()  # the new messages' ids go into their status callback URLs
+            prepared = [
+                _Prepared(
+                    reminder.id,
+                    patient.id,
+                    message.id,
+                    OutgoingSms(
+                        to=patient.phone,
+                        body=message.body,
+                        status_callback=self._callback_url(message.id),
+                        validity_period_seconds=_validity(reminder.deadline, now),
+                    ),
                 )
-                db.add(message)
-                db.flush()
-                sms = OutgoingSms(
-                    to=patient.phone,
-                    body=body,
-                    status_callback=self._callback_url(message.id),
-                    validity_period_seconds=_validity(reminder.deadline, now),
-                )
-                prepared = _Prepared(reminder.id, message.id, sms)
-            else:
-                prepared = None
+                for reminder, patient, message in attempts
+            ]
             uow.commit()
-            return prepared
+        return prepared, in_doubt
+
+    def _gate(
+        self,
+        db: Session,
+        reminder: Reminder,
+        patient: Patient,
+        appointment: Appointment | None,
+        now: datetime,
+        counts: Counts,
+    ) -> Message | None:
+        """Decide on one claimed text; for a text to send, the attempt's message row (unflushed)."""
+        decision = decide(
+            SendFacts(
+                kind=reminder.kind,
+                # A claim taken before a reschedule belongs to the session's old time.
+                current=appointment is None
+                or is_current(reminder.plan_key, appointment.id, appointment.revision),
+                deadline=reminder.deadline,
+                patient_status=patient.status,
+                opted_out=patient.opted_out_at is not None,
+                phone_invalid=patient.phone_invalid_at is not None,
+                appointment_status=appointment.status if appointment else None,
+                tz=zone(patient.timezone),
+            ),
+            now,
+            self.settings.send_window,
+        )
+        if isinstance(decision, Skip):
+            release(reminder, now, status="skipped", reason=decision.reason)
+            counts.add("skipped")
+            return None
+        if isinstance(decision, Expire):
+            release(reminder, now, status="expired", reason=decision.reason)
+            counts.add("expired")
+            log.warning("reminder %s expired (%s)", reminder.id, decision.reason)
+            return None
+        if isinstance(decision, Defer):
+            release(reminder, now, due_at=decision.until)
+            counts.add("deferred")
+            return None
+        message = Message(
+            reminder_id=reminder.id,
+            patient_id=patient.id,
+            to=patient.phone,
+            body=self._render(reminder, patient, appointment),
+            status=SUBMITTING,
+            worker=self.worker,
+            created_at=now,
+            updated_at=now,
+        )
+        db.add(message)
+        return message
 
     def _render(self, reminder: Reminder, patient: Patient, appointment: Appointment | None) -> str:
         protocol = self.protocols.get(patient.protocol)
@@ -365,13 +411,23 @@ class Dispatcher:
         base = self.settings.public_base_url
         return f"{base}/twilio/status?message_id={message_id}" if base else None
 
-    def _settle_in_doubt(self, reminder_id: int, attempts: list[Message], counts: Counts) -> bool:
+    def _settle_in_doubt(self, reminder_id: int, counts: Counts) -> bool:
         """Look interrupted attempts up at the provider before anything else happens to the text.
 
         Returns True when the text is still to be judged and, perhaps, sent. If an earlier attempt
         did go out, it is recorded as the send; if the provider cannot be asked, the text waits for
         a later tick rather than risk a second copy.
         """
+        with UnitOfWork(self.sessions) as uow:
+            attempts = list(
+                uow.session.scalars(
+                    select(Message)
+                    .where(Message.reminder_id == reminder_id, Message.status == SUBMITTING)
+                    .order_by(Message.id)
+                )
+            )
+        if not attempts:
+            return True
         oldest = attempts[0]
         now = self.clock.now()
         try:
@@ -408,63 +464,108 @@ class Dispatcher:
         log.info("reminder %s: interrupted send found at the provider; not sent again", reminder_id)
         return False
 
-    def _send(self, prepared: _Prepared, counts: Counts) -> None:
+    def _send_group(self, group: list[_Prepared]) -> list[_Result]:
+        results: list[_Result] = []
+        refused: str | None = None
+        for prepared in group:
+            if refused is not None:
+                results.append(_Result(prepared, withdrawn=refused))
+                continue
+            result = self._send_one(prepared)
+            failure = result.error.failure if result.error else None
+            if failure is Failure.OPTED_OUT:
+                refused = "opted-out"
+            elif failure is Failure.INVALID_NUMBER:
+                refused = "phone-invalid"
+            results.append(result)
+        return results
+
+    def _send_one(self, prepared: _Prepared) -> _Result:
+        if self._stopping.is_set() or self._halted(self.clock.now()):
+            return _Result(prepared, withdrawn="stopping")
         self.limiter.wait()
         try:
-            receipt = self.sender.send(prepared.sms)
+            return _Result(prepared, receipt=self.sender.send(prepared.sms))
         except SmsSendError as exc:
-            self._record_failure(prepared, exc, counts)
-            return
+            return _Result(prepared, error=exc)
         except Exception as exc:  # a bug in a sender: the outcome is not known
             log.error("sender raised %s for reminder %s", type(exc).__name__, prepared.reminder_id)
-            self._record_failure(prepared, SmsSendError(Failure.UNKNOWN), counts)
-            return
-        self._record_success(prepared, receipt, counts)
+            return _Result(prepared, error=SmsSendError(Failure.UNKNOWN))
 
-    def _record_success(self, prepared: _Prepared, receipt: SendReceipt, counts: Counts) -> None:
+    def _record(self, results: list[_Result], counts: Counts) -> None:
+        """Record what the provider said, in one transaction, only where this worker still
+        holds the claim (the message rows are updated regardless: they happened)."""
+        if not results:
+            return
         now = self.clock.now()
         with UnitOfWork(self.sessions) as uow:
             db = uow.session
-            message = db.get(Message, prepared.message_id)
-            assert message is not None
+            messages = {
+                m.id: m
+                for m in db.scalars(
+                    select(Message).where(Message.id.in_([r.prepared.message_id for r in results]))
+                )
+            }
+            reminders = {
+                r.id: r
+                for r in db.scalars(
+                    select(Reminder)
+                    .where(
+                        Reminder.id.in_([r.prepared.reminder_id for r in results]),
+                        Reminder.status == "sending",
+                        Reminder.claimed_by == self.worker,
+                    )
+                    .with_for_update()
+                )
+            }
+            for result in results:
+                message = messages[result.prepared.message_id]
+                reminder = reminders.get(result.prepared.reminder_id)
+                outcome = self._record_one(db, result, message, reminder, now)
+                if outcome:
+                    counts.add(outcome)
+            uow.commit()
+
+    def _record_one(
+        self, db: Session, result: _Result, message: Message, reminder: Reminder | None, now: datetime
+    ) -> str | None:
+        prepared = result.prepared
+        if result.receipt is not None:
             # A status callback may have overtaken this response: never move a status back.
-            advance_message(message, receipt.status, now)
-            message.provider_sid = receipt.provider_sid
-            reminder = held(db, prepared.reminder_id, self.worker)
+            advance_message(message, result.receipt.status, now)
+            message.provider_sid = result.receipt.provider_sid
             if reminder is None:
                 log.warning("reminder %s was sent after its claim was lost", prepared.reminder_id)
-            else:
-                _record_sent(reminder, receipt.provider_sid, now)
-                # A delivery report may have arrived before this response: it has the last word.
-                if message.status in ("delivered", "read"):
-                    reminder.status = "delivered"
-                elif message.status in ("undelivered", "failed"):
-                    undelivered(db, self.settings, reminder, message.error_code, now)
-            uow.commit()
-        counts.add("sent")
-        log.info("sent reminder %s to %s", prepared.reminder_id, mask_phone(prepared.sms.to))
-
-    def _record_failure(self, prepared: _Prepared, error: SmsSendError, counts: Counts) -> None:
-        now = self.clock.now()
-        failure = error.failure
-        with UnitOfWork(self.sessions) as uow:
-            db = uow.session
-            message = db.get(Message, prepared.message_id)
-            assert message is not None
-            message.status = "unknown" if failure is Failure.UNKNOWN else "failed"
-            message.error_code = error.code
-            message.updated_at = now
-            reminder = held(db, prepared.reminder_id, self.worker)
+                return "sent"
+            _record_sent(reminder, result.receipt.provider_sid, now)
+            # A delivery report may have arrived before this response: it has the last word.
+            if message.status in ("delivered", "read"):
+                reminder.status = "delivered"
+            elif message.status in ("undelivered", "failed"):
+                undelivered(db, self.settings, reminder, message.error_code, now)
+            log.debug("sent reminder %s to %s", prepared.reminder_id, mask_phone(prepared.sms.to))
+            return "sent"
+        if result.withdrawn is not None:
+            message.status, message.updated_at = "not-sent", now
             if reminder is None:
-                uow.commit()
-                return
-            reminder.error_code = error.code
-            patient = db.get(Patient, reminder.patient_id)
-            assert patient is not None
-            outcome = self._apply_failure(db, reminder, patient, failure, now)
-            uow.commit()
-        counts.add(outcome)
-        log.warning("reminder %s to %s: %s", reminder.id, mask_phone(prepared.sms.to), error)
+                return None
+            if result.withdrawn == "stopping":
+                release(reminder, now)
+                return None
+            release(reminder, now, status="skipped", reason=result.withdrawn)
+            return "skipped"
+        error = result.error
+        assert error is not None
+        message.status = "unknown" if error.failure is Failure.UNKNOWN else "failed"
+        message.error_code = error.code
+        message.updated_at = now
+        log.warning("reminder %s to %s: %s", prepared.reminder_id, mask_phone(prepared.sms.to), error)
+        if reminder is None:
+            return None
+        reminder.error_code = error.code
+        patient = db.get(Patient, reminder.patient_id)
+        assert patient is not None
+        return self._apply_failure(db, reminder, patient, error.failure, now)
 
     def _apply_failure(
         self, db: Session, reminder: Reminder, patient: Patient, failure: Failure, now: datetime

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from scheduler.app import App
 from scheduler.dispatch import Counts, Dispatcher
-from scheduler.dispatch.dispatcher import _Prepared
+from scheduler.dispatch.dispatcher import _Result
 from scheduler.services import EnrolRequest
 from scheduler.services.twoway import DeliveryReport, TwoWay
 from scheduler.store.models import Message, Patient, Reminder
@@ -218,8 +218,8 @@ def test_a_send_interrupted_by_a_crash_is_looked_up_before_it_is_sent_again(
     # The crashed worker claimed the text, recorded its attempt and reached Twilio, then died.
     assert crashed._claim(clock.now())
     welcome = reminders(app, kind="welcome")[0]
-    prepared = crashed._prepare(welcome.id, Counts())
-    assert isinstance(prepared, _Prepared)
+    batch, _ = crashed._prepare([welcome.id], Counts())
+    [prepared] = batch
     crashed.sender.send(prepared.sms)
     clock.advance(timedelta(minutes=6))  # the lease ran out
     survivor = make_dispatcher("worker-b")
@@ -258,8 +258,9 @@ def test_a_text_claimed_before_a_change_is_not_sent(
         clinic.cancel(detail["appointments"][0]["id"])
     else:
         clinic.reschedule(detail["appointments"][0]["id"], "2026-03-10 15:00")
-    counts = [dispatcher._process(i) for i in reminder_ids]
-    assert sum(c.skipped for c in counts) == len(reminder_ids)
+    counts = Counts()
+    dispatcher._run_batch(reminder_ids, counts)
+    assert counts.skipped == len(reminder_ids)
     assert fake_twilio.attempts == []
     reasons = {r.reason for r in reminders(app) if r.id in reminder_ids}
     expected = {"pause": "patient-paused", "cancel": "session-cancelled", "reschedule": "rescheduled"}
@@ -311,8 +312,8 @@ def test_an_interrupted_send_that_went_out_counts_as_sent_even_after_a_pause(
     crashed = make_dispatcher("worker-crashed")
     assert crashed._claim(clock.now())
     welcome = reminders(app, kind="welcome")[0]
-    prepared = crashed._prepare(welcome.id, Counts())
-    assert isinstance(prepared, _Prepared)
+    batch, _ = crashed._prepare([welcome.id], Counts())
+    [prepared] = batch
     crashed.sender.send(prepared.sms)  # reached Twilio, then the worker died
     app.clinic("test").pause(detail["patient"]["id"])
     clock.advance(timedelta(minutes=6))
@@ -328,12 +329,12 @@ def test_a_failure_report_that_overtakes_the_send_response_is_not_lost(
     detail = enrol(app, "2026-03-09 10:00")
     assert dispatcher._claim(clock.now())
     welcome = reminders(app, kind="welcome")[0]
-    prepared = dispatcher._prepare(welcome.id, Counts())
-    assert isinstance(prepared, _Prepared)
+    batch, _ = dispatcher._prepare([welcome.id], Counts())
+    [prepared] = batch
     receipt = dispatcher.sender.send(prepared.sms)
     twoway = TwoWay(app.settings, app.sessions, clock)
     twoway.delivery(DeliveryReport("undelivered", prepared.message_id, receipt.provider_sid, 30005))
-    dispatcher._record_success(prepared, receipt, Counts())
+    dispatcher._record([_Result(prepared, receipt=receipt)], Counts())
     welcome = reminders(app, kind="welcome")[0]
     assert (welcome.status, welcome.reason, welcome.error_code) == ("failed", "phone-invalid", 30005)
     flagged = app.clinic("test").patients("attention")
