@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from scheduler.clock import Clock
@@ -25,6 +25,7 @@ from scheduler.errors import Conflict, InvalidInput, NotFound
 from scheduler.services import views
 from scheduler.services.planning import (
     ensure_next_touch_up,
+    new_patient_reminders,
     next_touch_up_start,
     replan,
     upcoming_touch_ups,
@@ -164,7 +165,11 @@ class Clinic:
                     report.errors.append(RowError(number, "a patient in care already has this phone number"))
             if report.errors or dry_run:
                 return []
-            return [self._enrol(db, valid, now).id for _, valid in valid_rows]
+            # Book everyone, then plan everyone: two bulk flushes instead of several per patient.
+            booked = [(self._book(db, valid, now), valid) for _, valid in valid_rows]
+            db.flush()
+            self._plan_new(db, booked, now)
+            return [patient.id for patient, _ in booked]
 
         report.patient_ids = self._transaction(work)
         report.errors.sort(key=lambda e: e.line)
@@ -288,6 +293,13 @@ class Clinic:
             raise Conflict("a patient in care already has this phone number", field="phone")
 
     def _enrol(self, db: Session, valid: _Valid, now: datetime) -> Patient:
+        patient = self._book(db, valid, now)
+        db.flush()
+        self._plan_new(db, [(patient, valid)], now)
+        return patient
+
+    def _book(self, db: Session, valid: _Valid, now: datetime) -> Patient:
+        """A new patient and their first sessions, not yet flushed."""
         tz = zone(valid.timezone)
         patient = Patient(
             name=valid.name,
@@ -316,24 +328,25 @@ class Clinic:
                     updated_at=now,
                 )
             )
-        db.flush()
-        ensure_next_touch_up(db, patient, self.settings, now)
-        welcome = plan_welcome(now, tz, self.settings.send_window)
-        db.add(
-            Reminder(
-                patient_id=patient.id,
-                plan_key=welcome.key,
-                kind=welcome.kind.value,
-                due_at=welcome.due_at,
-                status="pending",
-                attempts=0,
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        replan(db, patient, self.settings, now, "replanned")
-        self._audit(db, now, "enrol", patient, details={"protocol": valid.protocol.id})
+        ensure_next_touch_up(db, patient, self.settings, now, flush=False)
         return patient
+
+    def _plan_new(self, db: Session, booked: list[tuple[Patient, _Valid]], now: datetime) -> None:
+        """The texts and audit entries of patients just booked (their sessions flushed)."""
+        rows = [row for patient, _ in booked for row in new_patient_reminders(patient, self.settings, now)]
+        db.execute(insert(Reminder), rows)
+        entries = [
+            {
+                "at": now,
+                "actor": self.actor,
+                "action": "enrol",
+                "patient_id": patient.id,
+                "appointment_id": None,
+                "details": {"protocol": valid.protocol.id},
+            }
+            for patient, valid in booked
+        ]
+        db.execute(insert(AuditEntry), entries)
 
     # -- changes to a session ------------------------------------------------------------------
 
@@ -610,6 +623,8 @@ class Clinic:
         patient: Patient,
         appointment: Appointment | None = None,
         details: dict[str, object] | None = None,
+        *,
+        flush: bool = True,
     ) -> None:
         db.add(
             AuditEntry(
@@ -621,7 +636,8 @@ class Clinic:
                 details=details or {},
             )
         )
-        db.flush()
+        if flush:
+            db.flush()
 
 
 def _move(appointment: Appointment, starts_at: datetime, now: datetime) -> None:

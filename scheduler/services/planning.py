@@ -36,20 +36,7 @@ def replan(db: Session, patient: Patient, settings: Settings, now: datetime, rea
     tz = zone(patient.timezone)
     wanted: dict[str, plan.PlannedReminder] = {}
     if textable(patient):
-        sessions = [
-            plan.Session(
-                appointment_id=a.id,
-                revision=a.revision,
-                kind="touch-up" if a.kind == "touch-up" else "induction",
-                number=a.number,
-                starts_at=a.starts_at,
-                booked_at=a.booked_at,
-                confirmed=a.confirmed_at is not None,
-            )
-            for a in patient.appointments
-            if a.status in PLANNED_STATES
-        ]
-        planned = plan.plan_reminders(sessions, tz, settings.send_window, settings.daily_text_limit)
+        planned = plan.plan_reminders(_sessions(patient), tz, settings.send_window, settings.daily_text_limit)
         wanted = {p.key: p for p in planned}
     existing = {r.plan_key: r for r in db.scalars(select(Reminder).where(Reminder.patient_id == patient.id))}
     for key, p in wanted.items():
@@ -78,6 +65,51 @@ def replan(db: Session, patient: Patient, settings: Settings, now: datetime, rea
         elif key not in wanted and row.status in ("pending", "skipped"):
             _update(row, row.due_at, row.deadline, "cancelled", reason, now)
     db.flush()
+
+
+def new_patient_reminders(patient: Patient, settings: Settings, now: datetime) -> list[dict[str, object]]:
+    """The rows of a patient just booked (sessions flushed): the welcome and every planned text.
+
+    Plain rows for one bulk insert: an import of thousands of patients plans them all at once.
+    """
+    tz = zone(patient.timezone)
+    welcome = plan.plan_welcome(now, tz, settings.send_window)
+    planned = [
+        welcome,
+        *plan.plan_reminders(_sessions(patient), tz, settings.send_window, settings.daily_text_limit),
+    ]
+    return [
+        {
+            "patient_id": patient.id,
+            "appointment_id": p.appointment_id,
+            "plan_key": p.key,
+            "kind": p.kind.value,
+            "due_at": p.due_at,
+            "deadline": p.deadline,
+            "status": p.status,
+            "reason": p.reason,
+            "attempts": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for p in planned
+    ]
+
+
+def _sessions(patient: Patient) -> list[plan.Session]:
+    return [
+        plan.Session(
+            appointment_id=a.id,
+            revision=a.revision,
+            kind="touch-up" if a.kind == "touch-up" else "induction",
+            number=a.number,
+            starts_at=a.starts_at,
+            booked_at=a.booked_at,
+            confirmed=a.confirmed_at is not None,
+        )
+        for a in patient.appointments
+        if a.status in PLANNED_STATES
+    ]
 
 
 def _replan_welcome(row: Reminder, patient: Patient, settings: Settings, now: datetime, reason: str) -> None:
@@ -116,7 +148,7 @@ def _update(
 
 
 def ensure_next_touch_up(
-    db: Session, patient: Patient, settings: Settings, now: datetime
+    db: Session, patient: Patient, settings: Settings, now: datetime, *, flush: bool = True
 ) -> Appointment | None:
     """Book the patient's next touch-up if they are in care and none is upcoming.
 
@@ -142,7 +174,8 @@ def ensure_next_touch_up(
         updated_at=now,
     )
     patient.appointments.append(appointment)
-    db.flush()
+    if flush:
+        db.flush()
     return appointment
 
 
