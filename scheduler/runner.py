@@ -55,6 +55,10 @@ def add_jobs(scheduler: BaseScheduler, app: App, dispatcher: Dispatcher) -> None
         record_tick(app.sessions, dispatcher.worker, started_at, app.clock.now(), counts.sent)
         if counts.claimed:
             log.info("dispatch: %s", counts.as_dict())
+        if counts.backlog:
+            # More is due than one tick could send (after an outage, say): go again at once
+            # rather than idle until the next interval; max_instances=1 keeps ticks apart.
+            scheduler.modify_job("dispatch", next_run_time=app.clock.now())
 
     def reconcile() -> None:
         counts = dispatcher.reconcile()

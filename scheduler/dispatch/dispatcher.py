@@ -77,6 +77,8 @@ class Counts:
     skipped: int = 0
     deferred: int = 0
     unknown: int = 0
+    # The drain stopped because its time was up, not because nothing more was due.
+    backlog: bool = field(default=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, name: str, n: int = 1) -> None:
@@ -85,11 +87,15 @@ class Counts:
 
     def merge(self, other: Counts) -> None:
         for f in fields(self):
-            if not f.name.startswith("_"):
+            if not f.name.startswith("_") and f.name != "backlog":
                 self.add(f.name, getattr(other, f.name))
 
     def as_dict(self) -> dict[str, int]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if not f.name.startswith("_") and f.name != "backlog"
+        }
 
 
 class RateLimiter:
@@ -168,6 +174,7 @@ class Dispatcher:
     def _drain(self, counts: Counts, started: float, budget_seconds: float | None) -> None:
         while not self._stopping.is_set():
             if budget_seconds is not None and time.monotonic() - started > budget_seconds:
+                counts.backlog = True
                 break
             now = self.clock.now()
             if self._halted_until is not None and now < self._halted_until:

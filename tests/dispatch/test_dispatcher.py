@@ -339,3 +339,14 @@ def test_a_failure_report_that_overtakes_the_send_response_is_not_lost(
     assert (welcome.status, welcome.reason, welcome.error_code) == ("failed", "phone-invalid", 30005)
     flagged = app.clinic("test").patients("attention")
     assert [p["id"] for p in flagged] == [detail["patient"]["id"]]
+
+
+def test_a_drain_that_runs_out_of_time_says_more_is_due(
+    make_dispatcher: DispatcherFactory, app: App, fake_twilio: FakeTwilio
+) -> None:
+    enrol(app, "2026-03-09 10:00", phone="+12015550123")
+    enrol(app, "2026-03-09 10:00", phone="+12015550124")
+    dispatcher = make_dispatcher(batch_size=1)
+    assert dispatcher.drain(budget_seconds=0.0).backlog
+    finished = dispatcher.drain()
+    assert (finished.sent, finished.backlog) == (2, False)
