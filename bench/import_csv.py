@@ -1,0 +1,109 @@
+"""Benchmark 5: `reminders import` of 10,000 patients from CSV on SQLite (wall time).
+
+Writes a CSV of N valid patients (distinct US mobile numbers, a mix of zones and protocols, first
+sessions 1-60 days ahead), then times the installed `reminders import FILE --json` in a
+subprocess against a fresh, migrated SQLite database: parsing, validation of every row, and the
+one transaction that enrols every patient and plans their course. Target: under 30 s.
+
+    .venv/bin/python bench/import_csv.py [--quick] [--patients 10000] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import subprocess
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import _common as c
+
+ZONES = (
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "America/Phoenix",
+    "Pacific/Honolulu",
+)
+PROTOCOLS = ("iv-6x-mwf", "iv-6x-mwf", "iv-6x-2w", "esk-trd", "esk-mdsi", "touch-up-only")
+AREA_CODES = ("201", "212", "312", "415", "617", "713", "206", "305", "404", "512")
+
+
+def write_csv(path: Path, patients: int) -> None:
+    today = datetime.now(UTC).date()
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["name", "phone", "timezone", "protocol", "first", "consent"])
+        for i in range(patients):
+            area = AREA_CODES[i // 10_000 % len(AREA_CODES)]
+            first = today + timedelta(days=1 + i % 60)
+            writer.writerow(
+                [
+                    f"Patient {i:05d}",
+                    f"({area}) 555-{i % 10_000:04d}",
+                    ZONES[i % len(ZONES)],
+                    PROTOCOLS[i % len(PROTOCOLS)],
+                    f"{first.isoformat()} {9 + i % 8:02d}:{15 * (i % 4):02d}",
+                    "intake-form",
+                ]
+            )
+
+
+def run(csv_path: Path, patients: int) -> dict[str, Any]:
+    with c.fresh_database("sqlite", "import") as url, tempfile.TemporaryDirectory(prefix="bench_") as cwd:
+        env = c.base_env(url)
+        start = time.perf_counter()
+        proc = subprocess.run(
+            [c.REMINDERS, "import", str(csv_path), "--json"],
+            env=env,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        elapsed = time.perf_counter() - start
+        if proc.returncode != 0:
+            raise RuntimeError(f"import failed ({proc.returncode}): {proc.stderr[-2000:]}")
+        report = json.loads(proc.stdout)
+        imported = len(report.get("patient_ids", report.get("imported", [])) or [])
+        statuses = c.reminder_statuses(url)
+    return {"seconds": elapsed, "imported": imported, "reminders": sum(statuses.values())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--patients", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 500 patients, one run")
+    parser.add_argument("--json", help="write the results here")
+    args = parser.parse_args()
+    if args.quick:
+        args.patients, args.runs = 500, 1
+    with tempfile.TemporaryDirectory(prefix="bench_import_") as tmp:
+        csv_path = Path(tmp) / "patients.csv"
+        write_csv(csv_path, args.patients)
+        runs = []
+        for i in range(args.runs):
+            runs.append(run(csv_path, args.patients))
+            c.log(f"run {i + 1}: {runs[-1]['seconds']:.1f} s, {runs[-1]['reminders']} reminders planned")
+    results = {
+        "patients": args.patients,
+        "runs": [r["seconds"] for r in runs],
+        "seconds": c.median([r["seconds"] for r in runs]),
+        "reminders": runs[-1]["reminders"],
+        "imported": runs[-1]["imported"],
+    }
+    print(
+        f"import of {args.patients} patients: {results['seconds']:.1f} s (median of {args.runs}), "
+        f"{results['reminders']} reminders planned"
+    )
+    c.write_json(args.json, results)
+
+
+if __name__ == "__main__":
+    main()
