@@ -51,14 +51,16 @@ def _terminate_backends(database_url: str, application_name: str) -> int:
 def test_workers_whose_postgresql_connections_are_cut_recover_and_send_each_text_once(
     database_url: str, tmp_path: Path
 ) -> None:
-    patients, cuts = 2_000, 6
+    # At 50 ms a request, 3 workers of 4 threads need at least 16 s for 4,000 texts: longer than
+    # the cuts take, however fast the machine.
+    patients, cuts = 4_000, 6
     # libpq reads PGAPPNAME: it marks the workers' connections (and only theirs) in pg_stat_activity.
     application_name = f"reminders-faults-{uuid.uuid4().hex[:8]}"
     cut_per_round: list[int] = []
     with FakeTwilio() as fake:
         phones = seed_due_texts(database_url, patients)
         for phone in phones:
-            fake.script(phone, delay=0.02)
+            fake.script(phone, delay=0.05)
         env = {**environment(database_url, fake), **fault_timings(lease=8), "PGAPPNAME": application_name}
         with Workers(TIMED_WORKER, env, tmp_path) as workers:
             workers.start(3)
