@@ -8,13 +8,15 @@ from dataclasses import dataclass
 
 from dotenv import find_dotenv, load_dotenv
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import sessionmaker
 
 from scheduler.clock import Clock, SystemClock
 from scheduler.config import Settings
 from scheduler.domain.protocols import Protocol, load_protocols
 from scheduler.errors import ConfigError
 from scheduler.services import Clinic
+from scheduler.services.staff import StaffDesk
 from scheduler.sms import ConsoleSender, SmsSender
 from scheduler.store.db import check_schema, make_engine, session_factory
 
@@ -24,14 +26,19 @@ class App:
     settings: Settings
     protocols: dict[str, Protocol]
     engine: Engine
-    sessions: sessionmaker[Session]
+    database: sessionmaker[DbSession]
     clock: Clock
 
     def sender(self) -> SmsSender:
         return make_sender(self.settings)
 
     def clinic(self, actor: str) -> Clinic:
-        return Clinic(self.settings, self.protocols, self.sessions, self.clock, actor)
+        """Every operation on patients and sessions, done as `actor`."""
+        return Clinic(self.settings, self.protocols, self.database, self.clock, actor)
+
+    def desk(self, actor: str) -> StaffDesk:
+        """What the staff pages read, as `actor`."""
+        return StaffDesk(self.settings, self.protocols, self.database, self.clock, actor)
 
     def close(self) -> None:
         self.engine.dispose()

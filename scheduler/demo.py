@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from scheduler.config import Settings
 from scheduler.domain.timeutil import to_local, zone
 from scheduler.services import EnrolRequest
+from scheduler.services.results import PatientDetail
+
+if TYPE_CHECKING:
+    from scheduler.app import App
 
 DEMO_NAME = "Demo Patient"
 DEMO_PHONE = "+12015550123"
@@ -35,3 +40,12 @@ def demo_request(settings: Settings, now: datetime) -> EnrolRequest:
         first=f"{start:%Y-%m-%d %H:%M}",
         consent="demo",
     )
+
+
+def ensure_demo(app: App) -> PatientDetail:
+    """The first patient, or a demo patient enrolled now if there is none."""
+    clinic = app.clinic("demo")
+    existing = clinic.patients()
+    if existing:
+        return clinic.show(existing[0].id)
+    return clinic.enrol(demo_request(app.settings, app.clock.now()))

@@ -36,7 +36,7 @@ def make_dispatcher(app: App, options: DispatchOptions | None = None) -> Dispatc
     return Dispatcher(
         app.settings,
         app.protocols,
-        app.sessions,
+        app.database,
         app.sender(),
         app.clock,
         worker_id(),
@@ -44,7 +44,13 @@ def make_dispatcher(app: App, options: DispatchOptions | None = None) -> Dispatc
     )
 
 
-def add_jobs(scheduler: BaseScheduler, app: App, dispatcher: Dispatcher) -> None:
+def add_jobs(
+    scheduler: BaseScheduler,
+    app: App,
+    dispatcher: Dispatcher,
+    *,
+    reconcile_interval_seconds: float = RECONCILE_INTERVAL_SECONDS,
+) -> None:
     interval = app.settings.dispatch_interval_seconds
     clinic = app.clinic("worker")
 
@@ -52,7 +58,7 @@ def add_jobs(scheduler: BaseScheduler, app: App, dispatcher: Dispatcher) -> None
 
     def dispatch() -> None:
         counts = dispatcher.drain(budget_seconds=interval * TICK_BUDGET_SHARE)
-        record_tick(app.sessions, dispatcher.worker, started_at, app.clock.now(), counts.sent)
+        record_tick(app.database, dispatcher.worker, started_at, app.clock.now(), counts.sent)
         if counts.claimed:
             log.info("dispatch: %s", counts.as_dict())
         if counts.backlog:
@@ -73,17 +79,22 @@ def add_jobs(scheduler: BaseScheduler, app: App, dispatcher: Dispatcher) -> None
     common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
     scheduler.add_job(dispatch, "interval", seconds=interval, id="dispatch", next_run_time=app.clock.now(),
                       **common)  # fmt: skip
-    scheduler.add_job(reconcile, "interval", seconds=RECONCILE_INTERVAL_SECONDS, id="reconcile",
+    scheduler.add_job(reconcile, "interval", seconds=reconcile_interval_seconds, id="reconcile",
                       **common)  # fmt: skip
     scheduler.add_job(plan_ahead, "cron", hour=2, minute=15, id="plan-ahead", **common)
     scheduler.add_job(plan_ahead, "date", id="plan-ahead-at-start")
 
 
-def run_worker(app: App) -> None:
+def run_worker(
+    app: App,
+    options: DispatchOptions | None = None,
+    *,
+    reconcile_interval_seconds: float = RECONCILE_INTERVAL_SECONDS,
+) -> None:
     """Run until SIGTERM or SIGINT; then finish the sends in flight and exit."""
-    dispatcher = make_dispatcher(app)
+    dispatcher = make_dispatcher(app, options)
     scheduler = BlockingScheduler(timezone="UTC")
-    add_jobs(scheduler, app, dispatcher)
+    add_jobs(scheduler, app, dispatcher, reconcile_interval_seconds=reconcile_interval_seconds)
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         log.info("received %s: finishing sends in flight", signal.Signals(signum).name)

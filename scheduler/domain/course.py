@@ -6,7 +6,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from scheduler.domain.protocols import Protocol, SessionKind
+from scheduler.domain.protocols import Protocol
+from scheduler.domain.states import SessionKind
 
 # Two sessions moved off a closed day keep one clear day between them, unless the protocol's own
 # offsets put them closer.
@@ -49,7 +50,9 @@ def next_touch_up(
     day = last_session_day + timedelta(days=interval_days)
     if not_before is not None and day < not_before:
         day = not_before
-    return PlannedSession("touch-up", number, datetime.combine(open_day(day, closed_days), time_of_day))
+    return PlannedSession(
+        SessionKind.TOUCH_UP, number, datetime.combine(open_day(day, closed_days), time_of_day)
+    )
 
 
 def open_day(day: date, closed_days: Collection[int]) -> date:

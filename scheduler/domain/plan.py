@@ -10,32 +10,14 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from scheduler.domain.protocols import SessionKind
+from scheduler.domain.states import Reason, ReminderKind, ReminderStatus, SessionKind
 from scheduler.domain.timeutil import to_local, to_utc
 from scheduler.domain.window import SendWindow
 
-
-class Kind(StrEnum):
-    WELCOME = "welcome"
-    CONFIRM = "confirm"
-    PREP = "prep"
-    DAY_OF = "day-of"
-    CHECK_IN = "check-in"
-
-
 # On a day with more texts than the daily limit, the first of these wins.
-PRIORITY = (Kind.PREP, Kind.DAY_OF, Kind.CONFIRM, Kind.CHECK_IN)
-
-# Reasons a planned text is skipped; staff see them next to the reminder.
-SKIP_DAILY_LIMIT = "daily-limit"
-SKIP_BOOKED_LATE = "booked-late"
-SKIP_TOO_LATE = "too-late"
-SKIP_SESSION_BETWEEN = "session-between"
-SKIP_ALREADY_CONFIRMED = "already-confirmed"
-SKIP_OUTSIDE_WINDOW = "outside-window"
+PRIORITY = (ReminderKind.PREP, ReminderKind.DAY_OF, ReminderKind.CONFIRM, ReminderKind.CHECK_IN)
 
 
 @dataclass(frozen=True)
@@ -69,24 +51,24 @@ class Session:
 class PlannedReminder:
     key: str
     appointment_id: int | None
-    kind: Kind
+    kind: ReminderKind
     due_at: datetime
     deadline: datetime | None
-    status: str = "pending"  # or "skipped"
-    reason: str | None = None
+    status: ReminderStatus = ReminderStatus.PENDING  # or skipped
+    reason: Reason | None = None
 
 
 @dataclass
 class _Draft:
     session: Session
-    kind: Kind
+    kind: ReminderKind
     due_local: datetime
     deadline: datetime | None
-    reason: str | None = None
+    reason: Reason | None = None
     due_at: datetime = field(init=False)
 
 
-def reminder_key(appointment_id: int, revision: int, kind: Kind) -> str:
+def reminder_key(appointment_id: int, revision: int, kind: ReminderKind) -> str:
     return f"a{appointment_id}.{revision}:{kind}"
 
 
@@ -98,7 +80,7 @@ def is_current(key: str, appointment_id: int, revision: int) -> bool:
 def plan_welcome(enrolled_at: datetime, tz: ZoneInfo, window: SendWindow) -> PlannedReminder:
     """The opt-in confirmation: at enrolment, or when the send window next opens."""
     due = to_utc(window.earliest_after(to_local(enrolled_at, tz)), tz)
-    return PlannedReminder("welcome", None, Kind.WELCOME, max(due, enrolled_at), None)
+    return PlannedReminder("welcome", None, ReminderKind.WELCOME, max(due, enrolled_at), None)
 
 
 def plan_reminders(
@@ -124,7 +106,7 @@ def plan_reminders(
                 kind=d.kind,
                 due_at=d.due_at,
                 deadline=d.deadline,
-                status="skipped" if d.reason else "pending",
+                status=ReminderStatus.SKIPPED if d.reason else ReminderStatus.PENDING,
                 reason=d.reason,
             )
             for d in drafts
@@ -137,31 +119,33 @@ def _drafts_for(session: Session, is_first: bool, tz: ZoneInfo, rules: Rules) ->
     start = to_local(session.starts_at, tz)
     stale = session.starts_at - rules.stale_before
     confirm_lead = (
-        rules.confirm_before_induction if session.kind == "induction" else rules.confirm_before_touch_up
+        rules.confirm_before_induction
+        if session.kind == SessionKind.INDUCTION
+        else rules.confirm_before_touch_up
     )
     drafts = [
-        _Draft(session, Kind.CONFIRM, start - confirm_lead, stale),
-        _Draft(session, Kind.PREP, start - rules.prep_before, stale),
+        _Draft(session, ReminderKind.CONFIRM, start - confirm_lead, stale),
+        _Draft(session, ReminderKind.PREP, start - rules.prep_before, stale),
     ]
     if is_first:
         drafts.append(
             _Draft(
                 session,
-                Kind.DAY_OF,
+                ReminderKind.DAY_OF,
                 start - rules.day_of_before,
                 session.starts_at - rules.day_of_stale_before,
             )
         )
-    if is_first or session.kind == "touch-up":
+    if is_first or session.kind == SessionKind.TOUCH_UP:
         check_in = datetime.combine(start.date() + timedelta(days=1), rules.check_in_at)
-        drafts.append(_Draft(session, Kind.CHECK_IN, check_in, None))
+        drafts.append(_Draft(session, ReminderKind.CHECK_IN, check_in, None))
     return drafts  # fmt: skip
 
 
 def _place(draft: _Draft, tz: ZoneInfo, window: SendWindow, sessions: Sequence[Session]) -> None:
     """Move the draft into the send window, then decide whether it can still be useful."""
     session = draft.session
-    if draft.kind is Kind.CHECK_IN:
+    if draft.kind is ReminderKind.CHECK_IN:
         local = window.earliest_after(draft.due_local)
         draft.due_at = to_utc(local, tz)
         # A check-in is for the day after; one pushed later than that is no longer a check-in.
@@ -169,24 +153,24 @@ def _place(draft: _Draft, tz: ZoneInfo, window: SendWindow, sessions: Sequence[S
         return
     local = window.latest_before(draft.due_local)
     draft.due_at = to_utc(local, tz)
-    if draft.kind is Kind.DAY_OF and local.date() != draft.due_local.date():
+    if draft.kind is ReminderKind.DAY_OF and local.date() != draft.due_local.date():
         # "Today at 8:30" cannot be sent the evening before; the prep text covers that evening.
-        draft.reason = SKIP_OUTSIDE_WINDOW
+        draft.reason = Reason.OUTSIDE_WINDOW
         return
-    if draft.kind is Kind.CONFIRM:
+    if draft.kind is ReminderKind.CONFIRM:
         if session.confirmed:
-            draft.reason = SKIP_ALREADY_CONFIRMED
+            draft.reason = Reason.ALREADY_CONFIRMED
         elif draft.due_at < session.booked_at:
-            draft.reason = SKIP_BOOKED_LATE
+            draft.reason = Reason.BOOKED_LATE
         elif any(draft.due_at <= s.starts_at < session.starts_at for s in sessions):
-            draft.reason = SKIP_SESSION_BETWEEN
+            draft.reason = Reason.SESSION_BETWEEN
         return
     if draft.due_at < session.booked_at:
         # Booked after the text was due: send it as soon as the window allows, if still useful.
         local = window.earliest_after(to_local(session.booked_at, tz))
         draft.due_at = max(to_utc(local, tz), session.booked_at)
     if draft.deadline is not None and draft.due_at >= draft.deadline:
-        draft.reason = SKIP_TOO_LATE
+        draft.reason = Reason.TOO_LATE
 
 
 def _apply_daily_limit(drafts: list[_Draft], tz: ZoneInfo, limit: int) -> None:
@@ -197,4 +181,4 @@ def _apply_daily_limit(drafts: list[_Draft], tz: ZoneInfo, limit: int) -> None:
     for same_day in by_day.values():
         same_day.sort(key=lambda d: (PRIORITY.index(d.kind), d.due_at))
         for loser in same_day[limit:]:
-            loser.reason = SKIP_DAILY_LIMIT
+            loser.reason = Reason.DAILY_LIMIT

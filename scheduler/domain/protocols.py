@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from scheduler.errors import ConfigError
+from scheduler.domain.states import SessionKind
+from scheduler.errors import ConfigError, InvalidInput
 
 Family = Literal["iv", "nasal"]
-SessionKind = Literal["induction", "touch-up"]
 
 _ID = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 
@@ -33,7 +33,7 @@ class Protocol:
     touch_up_days: int | None
     touch_up_min_days: int = 21
     touch_up_max_days: int = 84
-    first_kind: SessionKind = "induction"
+    first_kind: SessionKind = SessionKind.INDUCTION
 
     def __post_init__(self) -> None:
         problems = _problems(self)
@@ -71,7 +71,7 @@ def _problems(p: Protocol) -> list[str]:
         problems.append("touch-up limits must satisfy 1 <= min <= max <= 365")
     if p.touch_up_days is not None and not (p.touch_up_min_days <= p.touch_up_days <= p.touch_up_max_days):
         problems.append("the touch-up interval must lie within its limits")
-    if p.first_kind == "touch-up" and (p.touch_up_days is None or len(days) != 1):
+    if p.first_kind == SessionKind.TOUCH_UP and (p.touch_up_days is None or len(days) != 1):
         problems.append("a maintenance-only protocol has one first session and a touch-up interval")
     return problems
 
@@ -88,7 +88,7 @@ BUILTIN: Mapping[str, Protocol] = {
         Protocol("esk-mdsi", "Nasal spray, 4-week acute course, then staff review", "nasal",
                  (0, 3, 7, 10, 14, 17, 21, 24), None),
         Protocol("touch-up-only", "Touch-up sessions only", "iv", (0,), 28,
-                 first_kind="touch-up"),
+                 first_kind=SessionKind.TOUCH_UP),
     )
 }  # fmt: skip
 
@@ -158,3 +158,12 @@ def _from_table(path: Path, pid: str, table: object) -> Protocol:
         )
     except ValueError as exc:
         raise ConfigError(f"{where}: {exc}") from None
+
+
+def find_protocol(protocols: Mapping[str, Protocol], protocol_id: str) -> Protocol:
+    """The protocol called `protocol_id`, or InvalidInput naming the ones there are."""
+    try:
+        return protocols[protocol_id]
+    except KeyError:
+        known = ", ".join(sorted(protocols))
+        raise InvalidInput(f"unknown protocol {protocol_id!r} (known: {known})", field="protocol") from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -37,3 +38,20 @@ def to_local(instant: datetime, tz: ZoneInfo) -> datetime:
     if instant.tzinfo is None:
         raise ValueError("to_local takes an aware instant")
     return instant.astimezone(tz).replace(tzinfo=None)
+
+
+LOCAL_TIME_FORMAT = "YYYY-MM-DD HH:MM"
+_LOCAL_TIME = re.compile(r"\s*(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})\s*")
+
+
+def parse_local(text: str, field_name: str) -> datetime:
+    """A wall-clock time written as YYYY-MM-DD HH:MM (no zone: the patient's zone applies)."""
+    match = _LOCAL_TIME.fullmatch(text)
+    if match is None:
+        raise InvalidInput(f"{text.strip()!r} is not a time like {LOCAL_TIME_FORMAT}", field=field_name)
+    try:
+        year, month, day, hour, minute = (int(g) for g in match.groups())
+        return datetime(year, month, day, hour, minute)  # noqa: DTZ001 - a wall-clock time
+    except ValueError as exc:
+        raise InvalidInput(f"{text.strip()!r} is not a real date and time ({exc})",
+                           field=field_name) from None  # fmt: skip

@@ -15,10 +15,11 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import sessionmaker
 
 from scheduler.clock import Clock
-from scheduler.errors import Conflict, InvalidInput, ReminderError
+from scheduler.errors import Conflict, InvalidInput, SignInRefused
 from scheduler.store.models import ApiToken, User
 from scheduler.store.uow import UnitOfWork
 
@@ -29,14 +30,6 @@ LONGEST_WAIT = timedelta(minutes=15)
 MIN_PASSWORD = 12
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _hasher = PasswordHasher()
-
-
-class SignInRefused(ReminderError):
-    """Wrong email or password, or too many attempts; the message is safe to show."""
-
-    def __init__(self, message: str, retry_after: int | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -55,8 +48,8 @@ def token_digest(token: str) -> str:
 
 
 class Accounts:
-    def __init__(self, sessions: sessionmaker[Session], clock: Clock) -> None:
-        self.sessions = sessions
+    def __init__(self, database: sessionmaker[DbSession], clock: Clock) -> None:
+        self.database = database
         self.clock = clock
         # Failures for emails that have no account, so that probing them is slowed the same way.
         self._unknown: dict[str, tuple[int, datetime | None]] = {}
@@ -72,7 +65,7 @@ class Accounts:
         elif len(password) < MIN_PASSWORD:
             raise InvalidInput(f"the password must have at least {MIN_PASSWORD} characters", field="password")
         now = self.clock.now()
-        with UnitOfWork(self.sessions) as uow:
+        with UnitOfWork(self.database) as uow:
             user = User(
                 email=address,
                 password_hash=_hasher.hash(password),
@@ -80,7 +73,7 @@ class Accounts:
                 failed_logins=0,
                 created_at=now,
             )
-            uow.session.add(user)
+            uow.db.add(user)
             try:
                 uow.commit()
             except IntegrityError:
@@ -88,8 +81,8 @@ class Accounts:
             return StaffUser(user.id, user.email, user.is_admin), password
 
     def has_users(self) -> bool:
-        with UnitOfWork(self.sessions) as uow:
-            return bool(uow.session.scalar(select(func.count()).select_from(User)))
+        with UnitOfWork(self.database) as uow:
+            return bool(uow.db.scalar(select(func.count()).select_from(User)))
 
     def ensure_first_admin(self, email: str = "admin@reminders.local") -> tuple[str, str] | None:
         """On a database with no accounts, create an admin; returns (email, one-time password)."""
@@ -101,8 +94,8 @@ class Accounts:
     def sign_in(self, email: str, password: str) -> StaffUser:
         now = self.clock.now()
         address = email.strip().lower()
-        with UnitOfWork(self.sessions) as uow:
-            user = uow.session.scalars(select(User).where(User.email == address).with_for_update()).first()
+        with UnitOfWork(self.database) as uow:
+            user = uow.db.scalars(select(User).where(User.email == address).with_for_update()).first()
             if user is None:
                 self._fail_unknown(address, now)
                 raise SignInRefused("wrong email or password")
@@ -121,8 +114,8 @@ class Accounts:
             return StaffUser(user.id, user.email, user.is_admin)
 
     def user(self, user_id: int) -> StaffUser | None:
-        with UnitOfWork(self.sessions) as uow:
-            user = uow.session.get(User, user_id)
+        with UnitOfWork(self.database) as uow:
+            user = uow.db.get(User, user_id)
             return None if user is None else StaffUser(user.id, user.email, user.is_admin)
 
     def _fail_unknown(self, address: str, now: datetime) -> None:
@@ -144,8 +137,8 @@ class Accounts:
         if not label or len(label) > 100:
             raise InvalidInput("a token needs a name of 1 to 100 characters", field="name")
         token = "rmd_" + secrets.token_urlsafe(32)
-        with UnitOfWork(self.sessions) as uow:
-            uow.session.add(ApiToken(name=label, token_hash=token_digest(token), created_at=self.clock.now()))
+        with UnitOfWork(self.database) as uow:
+            uow.db.add(ApiToken(name=label, token_hash=token_digest(token), created_at=self.clock.now()))
             try:
                 uow.commit()
             except IntegrityError:
@@ -155,8 +148,8 @@ class Accounts:
     def check_token(self, token: str) -> str | None:
         """The name of the live token `token` is, or None."""
         digest = token_digest(token)
-        with UnitOfWork(self.sessions) as uow:
-            found = uow.session.scalars(
+        with UnitOfWork(self.database) as uow:
+            found = uow.db.scalars(
                 select(ApiToken).where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
             ).first()
             if found is None or not hmac.compare_digest(found.token_hash, digest):

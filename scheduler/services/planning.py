@@ -6,27 +6,55 @@ Both run inside the caller's transaction, so a change and its re-plan commit tog
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TypedDict
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session as DbSession
 
 from scheduler.config import Settings
 from scheduler.domain import course, plan
+from scheduler.domain.states import (
+    PLANNED,
+    REVIVABLE,
+    UPCOMING,
+    AppointmentStatus,
+    PatientStatus,
+    Reason,
+    ReminderKind,
+    ReminderStatus,
+    SessionKind,
+)
 from scheduler.domain.timeutil import to_local, to_utc, zone
 from scheduler.store.models import Appointment, Patient, Reminder
 
-# Appointment states whose texts belong in the plan (attended ones keep their check-in).
-PLANNED_STATES = ("scheduled", "confirmed", "attended")
-UPCOMING_STATES = ("scheduled", "confirmed")
-# A text cancelled for one of these reasons comes back when the reason goes away.
-REVIVABLE = ("paused", "opted-out", "session-missed", "phone-invalid")
+_OPEN = (ReminderStatus.PENDING, ReminderStatus.SKIPPED)
+
+
+class ReminderRow(TypedDict):
+    """A reminder as plain values, for one bulk insert of many patients' plans."""
+
+    patient_id: int
+    appointment_id: int | None
+    plan_key: str
+    kind: ReminderKind
+    due_at: datetime
+    deadline: datetime | None
+    status: ReminderStatus
+    reason: str | None
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
 
 
 def textable(patient: Patient) -> bool:
-    return patient.status == "active" and patient.opted_out_at is None and patient.phone_invalid_at is None
+    return (
+        patient.status == PatientStatus.ACTIVE
+        and patient.opted_out_at is None
+        and patient.phone_invalid_at is None
+    )
 
 
-def replan(db: Session, patient: Patient, settings: Settings, now: datetime, reason: str) -> None:
+def replan(db: DbSession, patient: Patient, settings: Settings, now: datetime, reason: Reason) -> None:
     """Make the patient's stored reminders match the plan for their current appointments.
 
     New texts are inserted; pending or skipped ones move or change to match; pending ones no
@@ -36,109 +64,97 @@ def replan(db: Session, patient: Patient, settings: Settings, now: datetime, rea
     tz = zone(patient.timezone)
     wanted: dict[str, plan.PlannedReminder] = {}
     if textable(patient):
-        planned = plan.plan_reminders(_sessions(patient), tz, settings.send_window, settings.daily_text_limit)
+        planned = plan.plan_reminders(
+            planned_sessions(patient), tz, settings.send_window, settings.daily_text_limit
+        )
         wanted = {p.key: p for p in planned}
     existing = {r.plan_key: r for r in db.scalars(select(Reminder).where(Reminder.patient_id == patient.id))}
     for key, p in wanted.items():
         row = existing.get(key)
         if row is None:
-            db.add(
-                Reminder(
-                    patient_id=patient.id,
-                    appointment_id=p.appointment_id,
-                    plan_key=key,
-                    kind=p.kind.value,
-                    due_at=p.due_at,
-                    deadline=p.deadline,
-                    status=p.status,
-                    reason=p.reason,
-                    attempts=0,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
+            db.add(Reminder(**_row(patient, p, now)))
         elif _may_follow_plan(row, p, now):
             _update(row, p.due_at, p.deadline, p.status, p.reason, now)
     for key, row in existing.items():
-        if row.kind == plan.Kind.WELCOME:
+        if row.kind == ReminderKind.WELCOME:
             _replan_welcome(row, patient, settings, now, reason)
-        elif key not in wanted and row.status in ("pending", "skipped"):
-            _update(row, row.due_at, row.deadline, "cancelled", reason, now)
+        elif key not in wanted and row.status in _OPEN:
+            _update(row, row.due_at, row.deadline, ReminderStatus.CANCELLED, reason, now)
     db.flush()
 
 
-def new_patient_reminders(patient: Patient, settings: Settings, now: datetime) -> list[dict[str, object]]:
-    """The rows of a patient just booked (sessions flushed): the welcome and every planned text.
-
-    Plain rows for one bulk insert: an import of thousands of patients plans them all at once.
-    """
+def new_patient_reminders(patient: Patient, settings: Settings, now: datetime) -> list[ReminderRow]:
+    """The rows of a patient just booked (sessions flushed): the welcome and every planned text."""
     tz = zone(patient.timezone)
     welcome = plan.plan_welcome(now, tz, settings.send_window)
-    planned = [
-        welcome,
-        *plan.plan_reminders(_sessions(patient), tz, settings.send_window, settings.daily_text_limit),
-    ]
-    return [
-        {
-            "patient_id": patient.id,
-            "appointment_id": p.appointment_id,
-            "plan_key": p.key,
-            "kind": p.kind.value,
-            "due_at": p.due_at,
-            "deadline": p.deadline,
-            "status": p.status,
-            "reason": p.reason,
-            "attempts": 0,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for p in planned
-    ]
+    planned = plan.plan_reminders(
+        planned_sessions(patient), tz, settings.send_window, settings.daily_text_limit
+    )
+    return [_row(patient, p, now) for p in (welcome, *planned)]
 
 
-def _sessions(patient: Patient) -> list[plan.Session]:
+def planned_sessions(patient: Patient) -> list[plan.Session]:
+    """The patient's sessions as the planner sees them: those whose texts belong in the plan."""
     return [
         plan.Session(
             appointment_id=a.id,
             revision=a.revision,
-            kind="touch-up" if a.kind == "touch-up" else "induction",
+            kind=a.kind,
             number=a.number,
             starts_at=a.starts_at,
             booked_at=a.booked_at,
             confirmed=a.confirmed_at is not None,
         )
         for a in patient.appointments
-        if a.status in PLANNED_STATES
+        if a.status in PLANNED
     ]
 
 
-def _replan_welcome(row: Reminder, patient: Patient, settings: Settings, now: datetime, reason: str) -> None:
+def _row(patient: Patient, p: plan.PlannedReminder, now: datetime) -> ReminderRow:
+    return ReminderRow(
+        patient_id=patient.id,
+        appointment_id=p.appointment_id,
+        plan_key=p.key,
+        kind=p.kind,
+        due_at=p.due_at,
+        deadline=p.deadline,
+        status=p.status,
+        reason=p.reason,
+        attempts=0,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _replan_welcome(
+    row: Reminder, patient: Patient, settings: Settings, now: datetime, reason: Reason
+) -> None:
     """The welcome is planned once, at enrolment: paused with the patient, back on resume.
 
     After an opt-out it stays cancelled: Twilio confirms START itself, and the patient knows us.
     """
     if not textable(patient):
-        if row.status == "pending":
-            _update(row, row.due_at, row.deadline, "cancelled", reason, now)
-    elif row.status == "cancelled" and row.reason == "paused":
+        if row.status == ReminderStatus.PENDING:
+            _update(row, row.due_at, row.deadline, ReminderStatus.CANCELLED, reason, now)
+    elif row.status == ReminderStatus.CANCELLED and row.reason == Reason.PAUSED:
         welcome = plan.plan_welcome(now, zone(patient.timezone), settings.send_window)
-        _update(row, max(row.due_at, welcome.due_at), row.deadline, "pending", None, now)
+        _update(row, max(row.due_at, welcome.due_at), row.deadline, ReminderStatus.PENDING, None, now)
 
 
 def _may_follow_plan(row: Reminder, p: plan.PlannedReminder, now: datetime) -> bool:
-    if row.status == "pending":
+    if row.status == ReminderStatus.PENDING:
         return True
     still_useful = p.due_at > now or (p.deadline is not None and p.deadline > now)
-    if row.status == "skipped":
-        return p.due_at > now or p.status == "skipped"
-    return row.status == "cancelled" and row.reason in REVIVABLE and still_useful
+    if row.status == ReminderStatus.SKIPPED:
+        return p.due_at > now or p.status == ReminderStatus.SKIPPED
+    return row.status == ReminderStatus.CANCELLED and row.reason in REVIVABLE and still_useful
 
 
 def _update(
     row: Reminder,
     due_at: datetime,
     deadline: datetime | None,
-    status: str,
+    status: ReminderStatus,
     reason: str | None,
     now: datetime,
 ) -> None:
@@ -148,26 +164,26 @@ def _update(
 
 
 def ensure_next_touch_up(
-    db: Session, patient: Patient, settings: Settings, now: datetime, *, flush: bool = True
+    db: DbSession, patient: Patient, settings: Settings, now: datetime, *, flush: bool = True
 ) -> Appointment | None:
     """Book the patient's next touch-up if they are in care and none is upcoming.
 
     Returns the new appointment, or None when nothing was needed or allowed.
     """
-    if patient.status != "active" or patient.hold_reason is not None:
+    if patient.status != PatientStatus.ACTIVE or patient.hold_reason is not None:
         return None
     if upcoming_touch_ups(patient, now):
         return None
     starts_at = next_touch_up_start(patient, settings, now)
     if starts_at is None:
         return None
-    number = 1 + max((a.number for a in patient.appointments if a.kind == "touch-up"), default=0)
+    number = 1 + max((a.number for a in patient.appointments if a.kind == SessionKind.TOUCH_UP), default=0)
     appointment = Appointment(
         patient_id=patient.id,
-        kind="touch-up",
+        kind=SessionKind.TOUCH_UP,
         number=number,
         starts_at=starts_at,
-        status="scheduled",
+        status=AppointmentStatus.SCHEDULED,
         revision=0,
         booked_at=now,
         created_at=now,
@@ -183,7 +199,7 @@ def upcoming_touch_ups(patient: Patient, now: datetime) -> list[Appointment]:
     return [
         a
         for a in patient.appointments
-        if a.kind == "touch-up" and a.status in UPCOMING_STATES and a.starts_at > now
+        if a.kind == SessionKind.TOUCH_UP and a.status in UPCOMING and a.starts_at > now
     ]
 
 
@@ -202,7 +218,7 @@ def next_touch_up_start(
     anchors = [
         a
         for a in appointments
-        if a.status in PLANNED_STATES or (a.kind == "touch-up" and a.status == "cancelled")
+        if a.status in PLANNED or (a.kind == SessionKind.TOUCH_UP and a.status == AppointmentStatus.CANCELLED)
     ]
     if interval is None or not anchors:
         return None

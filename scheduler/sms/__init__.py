@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from scheduler.errors import Failure, SmsSendError
 from scheduler.sms.base import (
     ASYNC_ERROR_CLASSES,
     MAX_BODY_CHARS,
     MAX_VALIDITY_PERIOD_SECONDS,
     MIN_VALIDITY_PERIOD_SECONDS,
     SYNC_ERROR_CLASSES,
-    Failure,
     OutgoingSms,
     ProviderMessage,
     SendReceipt,
     SmsSender,
-    SmsSendError,
     classify,
     classify_delivery_error,
     mask_phone,

@@ -1,4 +1,7 @@
-"""The SMS port: what a sender takes and returns, how provider errors are classified, number masking."""
+"""The SMS port: what a sender takes and returns, how provider errors are classified, number masking.
+
+`Failure` and `SmsSendError` live in `scheduler.errors` with the rest of the error tree.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +9,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from types import MappingProxyType
 from typing import Protocol
 
-from scheduler.errors import ReminderError
+from scheduler.errors import Failure
 
 # Twilio's published limits for a Message (OpenAPI `CreateMessageRequest`); a message that breaks them
 # is a bug in the caller, so it is refused when it is built rather than when a provider rejects it.
@@ -66,36 +68,8 @@ class ProviderMessage:
     messaging_service_sid: str | None = None
 
 
-class Failure(StrEnum):
-    """What a failed send means for the caller.
-
-    - RETRY: the provider did not process the request (HTTP 429 / 20429, 21611, a connection that was
-      never established). Safe to send again after a backoff.
-    - UNKNOWN: the request may have been accepted (a timeout after sending, a 5xx, a connection dropped
-      after sending). Never resend blindly: reconcile against the provider's message log first.
-    - TRANSIENT: a created message failed delivery for a reason that may pass (30001, 30003, 30008).
-      A new, later attempt is reasonable, a bounded number of times.
-    - OPTED_OUT: the recipient has opted out (21610). Opt the patient out; send nothing more.
-    - INVALID_NUMBER: the number cannot receive texts (21211, 21612, 21614, 21635, 30004-30006).
-      Flag the number for staff; do not retry.
-    - CONFIG: our account or settings are wrong (20003 authentication, 21606, 21608, 21408, 30034 ...).
-      Stop sending, alert loudly, and do not count it as an attempt against the reminder.
-    - EXPIRED: the message outlived its validity period in the provider's queue (30036).
-    - REVIEW: anything the tables do not know. Hold for staff review; never retry forever.
-    """
-
-    RETRY = "retry"
-    UNKNOWN = "unknown"
-    TRANSIENT = "transient"
-    OPTED_OUT = "opted_out"
-    INVALID_NUMBER = "invalid_number"
-    CONFIG = "config"
-    EXPIRED = "expired"
-    REVIEW = "review"
-
-
 # Twilio warns that codes get split and renamed, so the logic lives in data and unknown codes fall
-# through to REVIEW (reference/twilio.md section 2).
+# through to REVIEW.
 SYNC_ERROR_CLASSES: Mapping[int, Failure] = MappingProxyType(
     {
         20003: Failure.CONFIG,  # authentication failed
@@ -153,39 +127,6 @@ def classify_delivery_error(code: int | None) -> Failure:
     if code is None:
         return Failure.REVIEW
     return ASYNC_ERROR_CLASSES.get(code, Failure.REVIEW)
-
-
-class SmsSendError(ReminderError):
-    """A send failed; `failure` says what to do about it.
-
-    The message names the class, code and HTTP status only: provider messages can quote the
-    recipient's number, so they are never copied in.
-    """
-
-    def __init__(
-        self,
-        failure: Failure,
-        *,
-        code: int | None = None,
-        http_status: int | None = None,
-        reason: str = "",
-    ) -> None:
-        parts = [f"SMS send failed: {failure.value}"]
-        if code is not None:
-            parts.append(f"code {code}")
-        if http_status is not None:
-            parts.append(f"HTTP {http_status}")
-        if reason:
-            parts.append(reason)
-        super().__init__(", ".join(parts))
-        self.failure = failure
-        self.code = code
-        self.http_status = http_status
-
-    @property
-    def retryable(self) -> bool:
-        """True only when the request was not processed and may simply be sent again later."""
-        return self.failure is Failure.RETRY
 
 
 class SmsSender(Protocol):

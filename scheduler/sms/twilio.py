@@ -16,14 +16,8 @@ from twilio.http.response import Response
 from twilio.rest import Client
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
 
-from scheduler.sms.base import (
-    Failure,
-    OutgoingSms,
-    ProviderMessage,
-    SendReceipt,
-    SmsSendError,
-    classify,
-)
+from scheduler.errors import Failure, SmsSendError
+from scheduler.sms.base import OutgoingSms, ProviderMessage, SendReceipt, classify
 
 _ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
 _MESSAGING_SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
@@ -183,7 +177,7 @@ def _transport_error(exc: requests.RequestException) -> SmsSendError:
     if _never_connected(exc):
         return SmsSendError(Failure.RETRY, reason=f"{type(exc).__name__} before sending")
     # A read timeout, or a connection reset or closed after the request went out: Twilio may have
-    # created the message (twilio-ruby #306, reference/twilio.md section 8).
+    # created the message (twilio-ruby issue 306).
     return SmsSendError(Failure.UNKNOWN, reason=f"{type(exc).__name__} after sending")
 
 

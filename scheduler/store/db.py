@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import sessionmaker
 
 from scheduler.errors import ConfigError, SchemaOutOfDate
 
@@ -66,7 +67,7 @@ def _sqlite_immediate(engine: Engine, *, in_memory: bool) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
+def session_factory(engine: Engine) -> sessionmaker[DbSession]:
     return sessionmaker(engine, expire_on_commit=False)
 
 

@@ -16,9 +16,22 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql import ColumnElement
 
-from scheduler.store.types import UTCDateTime
+from scheduler.domain.states import (
+    AppointmentReason,
+    AppointmentStatus,
+    Attention,
+    HoldReason,
+    PatientStatus,
+    ReminderKind,
+    ReminderStatus,
+    ReplyIntent,
+    SessionKind,
+)
+from scheduler.store.types import EnumText, UTCDateTime
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -41,21 +54,44 @@ class Patient(Base):
     phone: Mapped[str] = mapped_column(String(16))
     timezone: Mapped[str] = mapped_column(String(64))
     protocol: Mapped[str] = mapped_column(String(40))
-    # active | paused | discharged
-    status: Mapped[str] = mapped_column(String(16), default="active")
+    status: Mapped[PatientStatus] = mapped_column(EnumText(PatientStatus, 16), default=PatientStatus.ACTIVE)
     touch_up_interval_days: Mapped[int | None] = mapped_column(Integer)
     consent_source: Mapped[str] = mapped_column(String(200))
     consent_at: Mapped[datetime] = mapped_column(UTCDateTime())
     opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     phone_invalid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Why automatic planning is on hold until staff act (a missed session, say), or None.
-    hold_reason: Mapped[str | None] = mapped_column(String(40))
+    hold_reason: Mapped[HoldReason | None] = mapped_column(EnumText(HoldReason, 40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     appointments: Mapped[list[Appointment]] = relationship(
         back_populates="patient", order_by="Appointment.starts_at"
     )
+
+    @hybrid_property
+    def needs_attention(self) -> bool:
+        """Staff need to act: a number that cannot take texts, or planning on hold. Never for a
+        discharged patient. The same rule in SQL below, for filtering lists."""
+        in_care = self.status != PatientStatus.DISCHARGED
+        return in_care and (self.phone_invalid_at is not None or self.hold_reason is not None)
+
+    @needs_attention.inplace.expression
+    @classmethod
+    def _needs_attention(cls) -> ColumnElement[bool]:
+        return (cls.status != PatientStatus.DISCHARGED) & (
+            cls.phone_invalid_at.is_not(None) | cls.hold_reason.is_not(None)
+        )
+
+    @property
+    def attention(self) -> Attention | None:
+        """Why staff need to act, or None."""
+        if not self.needs_attention:
+            return None
+        if self.phone_invalid_at is not None:
+            return Attention.PHONE_INVALID
+        assert self.hold_reason is not None
+        return Attention(self.hold_reason.value)
 
     __table_args__ = (
         # One patient in care per number: inbound replies are matched by it.
@@ -75,12 +111,13 @@ class Appointment(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
-    kind: Mapped[str] = mapped_column(String(16))  # induction | touch-up
+    kind: Mapped[SessionKind] = mapped_column(EnumText(SessionKind, 16))
     number: Mapped[int] = mapped_column(Integer)
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    # scheduled | confirmed | attended | missed | cancelled
-    status: Mapped[str] = mapped_column(String(16), default="scheduled")
-    status_reason: Mapped[str | None] = mapped_column(String(40))
+    status: Mapped[AppointmentStatus] = mapped_column(
+        EnumText(AppointmentStatus, 16), default=AppointmentStatus.SCHEDULED
+    )
+    status_reason: Mapped[AppointmentReason | None] = mapped_column(EnumText(AppointmentReason, 40))
     # Bumped on every reschedule: reminders are keyed by it, so a new time gets new texts.
     revision: Mapped[int] = mapped_column(Integer, default=0)
     booked_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -106,11 +143,13 @@ class Reminder(Base):
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
     appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))
     plan_key: Mapped[str] = mapped_column(String(64))
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[ReminderKind] = mapped_column(EnumText(ReminderKind, 16))
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     deadline: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # pending | sending | unknown | sent | delivered | failed | expired | cancelled | skipped
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[ReminderStatus] = mapped_column(
+        EnumText(ReminderStatus, 16), default=ReminderStatus.PENDING
+    )
+    # A `Reason` for skipped, cancelled, expired and failed texts (kept as text: labels may be retired).
     reason: Mapped[str | None] = mapped_column(String(40))
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     claimed_by: Mapped[str | None] = mapped_column(String(64))
@@ -151,7 +190,7 @@ class Message(Base):
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
     to: Mapped[str] = mapped_column(String(16))
     body: Mapped[str] = mapped_column(Text)
-    # sending | queued | accepted | sent | delivered | undelivered | failed | unknown
+    # A `MessageStatus`: kept as text, since the provider may report states added after this code.
     status: Mapped[str] = mapped_column(String(16))
     provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
     error_code: Mapped[int | None] = mapped_column(Integer)
@@ -176,8 +215,7 @@ class Reply(Base):
     from_number: Mapped[str] = mapped_column(String(16))
     body: Mapped[str] = mapped_column(Text)
     provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
-    # What the reply was read as: confirm | change | stop | start | help | other
-    intent: Mapped[str] = mapped_column(String(16))
+    intent: Mapped[ReplyIntent] = mapped_column(EnumText(ReplyIntent, 16))
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # What the service answered, if anything (sent back in the webhook's TwiML).

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from types import TracebackType
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import sessionmaker
 
 
 class UnitOfWork:
-    """`with UnitOfWork(sessions) as uow: ...; uow.commit()` — anything not committed rolls back."""
+    """`with UnitOfWork(database) as uow: ...; uow.commit()` — anything not committed rolls back."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self._sessions = sessions
+    def __init__(self, database: sessionmaker[DbSession]) -> None:
+        self._database = database
 
     def __enter__(self) -> UnitOfWork:
-        self.session = self._sessions()
+        self.db = self._database()
         return self
 
     def __exit__(
@@ -24,7 +25,7 @@ class UnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         # close() rolls back whatever was not committed, and leaves loaded objects readable.
-        self.session.close()
+        self.db.close()
 
     def commit(self) -> None:
-        self.session.commit()
+        self.db.commit()

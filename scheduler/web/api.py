@@ -28,16 +28,14 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from scheduler.errors import Conflict, InvalidInput, NotFound
 from scheduler.services import Clinic, EnrolRequest
+from scheduler.services.records import PatientFilter
+from scheduler.services.results import PatientDetail, PatientRecord, PatientView
 from scheduler.web.api_models import (
     EnrolBody,
     ErrorList,
     ErrorMessage,
     IntervalBody,
     OutcomeBody,
-    PatientDetail,
-    PatientFilter,
-    PatientOut,
-    PatientRecord,
     PhoneBody,
     RescheduleBody,
 )
@@ -155,7 +153,7 @@ def api_router() -> APIRouter:
         tags=["patients"],
         summary="List patients",
         operation_id="listPatients",
-        response_model=list[PatientOut],
+        response_model=list[PatientView],
         description="Every patient, oldest first, as `reminders patients --json` prints them.",
     )
     def list_patients(
@@ -165,7 +163,7 @@ def api_router() -> APIRouter:
             PatientFilter | None,
             Query(description="Only patients with this status; `attention`: those staff need to act on."),
         ] = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[PatientView]:
         clinic = clinic_for(request, client)
         return call(lambda: clinic.patients(status), target=("query", "status"))
 
@@ -186,7 +184,7 @@ def api_router() -> APIRouter:
         description="Enrol a patient and plan their whole course, as `reminders enrol --json` does; "
         "answers with the patient, every session and every planned text, and a `Location` header.",
     )
-    def enrol(request: Request, client: Client, body: EnrolBody, response: Response) -> dict[str, Any]:
+    def enrol(request: Request, client: Client, body: EnrolBody, response: Response) -> PatientDetail:
         clinic = clinic_for(request, client)
         enrolment = EnrolRequest(
             name=body.name,
@@ -200,7 +198,7 @@ def api_router() -> APIRouter:
         detail = call(
             lambda: clinic.enrol(enrolment), target=("body",), fields={"interval": ("body", "interval_days")}
         )
-        response.headers["Location"] = f"{PREFIX}/patients/{detail['patient']['id']}"
+        response.headers["Location"] = f"{PREFIX}/patients/{detail.patient.id}"
         return detail
 
     @router.get(
@@ -213,14 +211,14 @@ def api_router() -> APIRouter:
         description="The patient, every session, every planned text and every message sent, as "
         "`reminders show --json` prints them.",
     )
-    def get_patient(request: Request, client: Client, patient_id: PatientId) -> dict[str, Any]:
+    def get_patient(request: Request, client: Client, patient_id: PatientId) -> PatientRecord:
         clinic = clinic_for(request, client)
         return call(lambda: clinic.show(patient_id), target=("path", "patient_id"))
 
     def patient_change(action: str, summary: str, description: str) -> None:
-        operation: Callable[[Clinic, int], dict[str, Any]] = getattr(Clinic, action)
+        operation: Callable[[Clinic, int], PatientDetail] = getattr(Clinic, action)
 
-        def change(request: Request, client: Client, patient_id: PatientId) -> dict[str, Any]:
+        def change(request: Request, client: Client, patient_id: PatientId) -> PatientDetail:
             clinic = clinic_for(request, client)
             return call(lambda: operation(clinic, patient_id), target=("path", "patient_id"))
 
@@ -268,7 +266,7 @@ def api_router() -> APIRouter:
     )
     def set_interval(
         request: Request, client: Client, patient_id: PatientId, body: IntervalBody
-    ) -> dict[str, Any]:
+    ) -> PatientDetail:
         clinic = clinic_for(request, client)
         return call(lambda: clinic.set_interval(patient_id, body.days), target=("path", "patient_id"))
 
@@ -285,7 +283,7 @@ def api_router() -> APIRouter:
     )
     def change_phone(
         request: Request, client: Client, patient_id: PatientId, body: PhoneBody
-    ) -> dict[str, Any]:
+    ) -> PatientDetail:
         clinic = clinic_for(request, client)
         return call(lambda: clinic.change_phone(patient_id, body.phone), target=("path", "patient_id"))
 
@@ -305,7 +303,7 @@ def api_router() -> APIRouter:
     )
     def reschedule(
         request: Request, client: Client, appointment_id: AppointmentId, body: RescheduleBody
-    ) -> dict[str, Any]:
+    ) -> PatientDetail:
         clinic = clinic_for(request, client)
         return call(lambda: clinic.reschedule(appointment_id, body.when), target=("path", "appointment_id"))
 
@@ -319,7 +317,7 @@ def api_router() -> APIRouter:
         description="Cancel a scheduled or confirmed session and its texts; cancelling the upcoming "
         "touch-up books the one after. 409 for a session that is not scheduled or confirmed.",
     )
-    def cancel(request: Request, client: Client, appointment_id: AppointmentId) -> dict[str, Any]:
+    def cancel(request: Request, client: Client, appointment_id: AppointmentId) -> PatientDetail:
         clinic = clinic_for(request, client)
         return call(lambda: clinic.cancel(appointment_id), target=("path", "appointment_id"))
 
@@ -336,7 +334,7 @@ def api_router() -> APIRouter:
     )
     def outcome(
         request: Request, client: Client, appointment_id: AppointmentId, body: OutcomeBody
-    ) -> dict[str, Any]:
+    ) -> PatientDetail:
         clinic = clinic_for(request, client)
         return call(lambda: clinic.outcome(appointment_id, body.outcome), target=("path", "appointment_id"))
 

@@ -1,19 +1,18 @@
-"""Request and response bodies of the JSON API, documented for its OpenAPI document.
+"""Request bodies and error answers of the JSON API, documented for its OpenAPI document.
 
-Responses have exactly the shapes the CLI prints with `--json` (`scheduler.services.views`):
-instants are ISO 8601 strings in UTC (`...+00:00`) and `local_start` carries the patient's offset.
-Request bodies refuse fields they do not know, so a misspelt field is an error, not ignored.
+Responses are the services' own typed results (`scheduler.services.results`), the shapes the CLI
+prints with `--json`. Request bodies refuse fields they do not know, so a misspelt field is an
+error, not ignored.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from scheduler.domain.protocols import DEFAULT_PROTOCOL
 
-PatientFilter = Literal["active", "paused", "discharged", "opted-out", "attention"]
 LOCAL_TIME = 'a wall-clock time in the patient\'s time zone, written "YYYY-MM-DD HH:MM"'
 
 
@@ -27,15 +26,6 @@ def _utf8(value: str) -> str:
 
 
 Text = Annotated[str, AfterValidator(_utf8)]
-
-
-def _instant(description: str) -> Any:
-    """A field holding an ISO 8601 instant as the CLI prints it (a string, so `+00:00` stays)."""
-    return Field(
-        description=description,
-        json_schema_extra={"format": "date-time"},
-        examples=["2026-03-09T15:00:00+00:00"],
-    )
 
 
 # -- requests -----------------------------------------------------------------------------------
@@ -102,77 +92,6 @@ class PhoneBody(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"phone": "(201) 555-0187"}]})
 
     phone: str = Field(description="The new mobile number; national numbers use DEFAULT_PHONE_REGION.")
-
-
-# -- responses ----------------------------------------------------------------------------------
-
-
-class PatientOut(BaseModel):
-    id: int
-    name: str
-    phone: str = Field(description="E.164", examples=["+12015550123"])
-    timezone: str = Field(examples=["America/New_York"])
-    protocol: str = Field(examples=["iv-6x-mwf"])
-    status: str = Field(description="`active`, `paused` or `discharged`")
-    touch_up_interval_days: int | None = Field(description="None for a protocol without touch-ups.")
-    consent: str = Field(description="How the patient agreed to texts.")
-    opted_out: bool = Field(description="The patient replied STOP; no texts go out.")
-    phone_invalid: bool = Field(description="The carrier reported that the number cannot take texts.")
-    attention: str | None = Field(
-        description="Why staff need to act (`missed-session`, `phone-invalid`, ...), or null."
-    )
-
-
-class AppointmentOut(BaseModel):
-    id: int
-    kind: str = Field(description="`induction` or `touch-up`")
-    number: int = Field(description="1, 2, ... within its kind")
-    starts_at: str = _instant("The start, in UTC.")
-    local_start: str = Field(
-        description="The start in the patient's time zone, with its offset.",
-        json_schema_extra={"format": "date-time"},
-        examples=["2026-03-09T10:00:00-05:00"],
-    )
-    status: str = Field(description="`scheduled`, `confirmed`, `attended`, `missed` or `cancelled`")
-
-
-class ReminderOut(BaseModel):
-    id: int
-    appointment_id: int | None = Field(description="null for texts about no one session (the welcome).")
-    kind: str = Field(description="`welcome`, `confirm`, `prep`, `day-of` or `check-in`")
-    due_at: str = _instant("When it is planned to go out, in UTC.")
-    deadline: str | None = _instant("After this it is too late to send, in UTC; or null.")
-    status: str = Field(
-        description="`pending`, `sending`, `unknown`, `sent`, `delivered`, `failed`, `expired`, "
-        "`cancelled` or `skipped`"
-    )
-    reason: str | None = Field(description="Why it was cancelled, skipped or failed, or null.")
-    attempts: int
-
-
-class MessageOut(BaseModel):
-    id: int
-    reminder_id: int | None
-    to: str = Field(description="E.164")
-    body: str
-    status: str = Field(description="The provider's delivery status, e.g. `sent`, `delivered`, `failed`.")
-    provider_sid: str | None
-    error_code: int | None = Field(description="The provider's error code, or null.")
-    created_at: str = _instant("When it was handed to the provider, in UTC.")
-
-
-class PatientDetail(BaseModel):
-    """A patient with every session and planned text (what `enrol --json` prints)."""
-
-    patient: PatientOut
-    appointments: list[AppointmentOut]
-    reminders: list[ReminderOut]
-
-
-class PatientRecord(PatientDetail):
-    """A patient with sessions, planned texts and the messages sent (what `show --json` prints)."""
-
-    messages: list[MessageOut]
 
 
 # -- errors -------------------------------------------------------------------------------------

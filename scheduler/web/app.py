@@ -14,16 +14,18 @@ from sqlalchemy import text
 
 from scheduler import __version__
 from scheduler.app import App
+from scheduler.errors import SignInRequired
 from scheduler.runner import add_jobs, make_dispatcher
 from scheduler.services.accounts import Accounts
-from scheduler.services.twoway import TwoWay
+from scheduler.services.delivery import DeliveryReports
+from scheduler.services.replies import Replies
 from scheduler.store.heartbeat import last_tick
 from scheduler.store.uow import UnitOfWork
 from scheduler.web.admin import admin_router
 from scheduler.web.api import api_router
 from scheduler.web.metrics import metrics_router
 from scheduler.web.pages import HERE
-from scheduler.web.security import SessionMiddleware, SignInRequired, session_middleware_options
+from scheduler.web.security import SessionMiddleware, session_middleware_options
 from scheduler.web.twilio_hooks import twilio_router
 
 
@@ -57,10 +59,16 @@ def create_app(app: App, *, run_worker: bool = False) -> FastAPI:
     )
     web.state.app = app
     web.state.settings = app.settings
-    web.state.accounts = Accounts(app.sessions, app.clock)
+    web.state.accounts = Accounts(app.database, app.clock)
     web.add_middleware(SessionMiddleware, **session_middleware_options(app.settings))
     web.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    web.include_router(twilio_router(TwoWay(app.settings, app.sessions, app.clock)))
+    web.include_router(
+        twilio_router(
+            app.settings,
+            DeliveryReports(app.settings, app.database, app.clock),
+            Replies(app.settings, app.database, app.clock),
+        )
+    )
     web.include_router(api_router())
     web.include_router(metrics_router(app))
     web.include_router(admin_router())
@@ -74,9 +82,9 @@ def create_app(app: App, *, run_worker: bool = False) -> FastAPI:
     def healthz() -> JSONResponse:
         now = app.clock.now()
         try:
-            with UnitOfWork(app.sessions) as uow:
-                uow.session.execute(text("SELECT 1"))
-                tick = last_tick(uow.session)
+            with UnitOfWork(app.database) as uow:
+                uow.db.execute(text("SELECT 1"))
+                tick = last_tick(uow.db)
         except Exception:
             return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
         age = None if tick is None else round((now - tick).total_seconds(), 1)

@@ -21,8 +21,8 @@ class _StatusCollector(Collector):
         self.app = app
 
     def collect(self) -> Iterator[Metric]:
-        with UnitOfWork(self.app.sessions) as uow:
-            s = status(uow.session, self.app.clock.now())
+        with UnitOfWork(self.app.database) as uow:
+            s = status(uow.db, self.app.clock.now())
         yield GaugeMetricFamily(
             "reminders_oldest_due_age_seconds",
             "Age of the oldest text that is due and still pending (0 when none is).",

@@ -11,6 +11,7 @@ from fastapi import HTTPException, Request
 from starlette.middleware.sessions import SessionMiddleware
 
 from scheduler.config import Settings
+from scheduler.errors import SignInRequired
 from scheduler.services.accounts import Accounts, StaffUser
 
 log = logging.getLogger("scheduler.web")
@@ -37,10 +38,6 @@ def session_middleware_options(settings: Settings) -> dict[str, Any]:
 
 
 __all__ = ["SessionMiddleware", "session_middleware_options"]
-
-
-class SignInRequired(Exception):
-    """Raised by `staff_user` when no one is signed in; the app redirects to the sign-in page."""
 
 
 def staff_user(request: Request) -> StaffUser:

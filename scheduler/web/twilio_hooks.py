@@ -7,15 +7,16 @@ import logging
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from scheduler.services.twoway import DeliveryReport, TwoWay
+from scheduler.config import Settings
+from scheduler.services.delivery import DeliveryReport, DeliveryReports
+from scheduler.services.replies import Replies
 from scheduler.sms.twilio import signature_is_valid, twiml_message
 
 log = logging.getLogger("scheduler.web.twilio")
 
 
-def twilio_router(twoway: TwoWay) -> APIRouter:
+def twilio_router(settings: Settings, reports: DeliveryReports, replies: Replies) -> APIRouter:
     router = APIRouter(prefix="/twilio", include_in_schema=False)
-    settings = twoway.settings
 
     async def signed_form(request: Request) -> dict[str, str] | None:
         """The posted form if Twilio signed it for this URL, else None (and nothing is done)."""
@@ -48,7 +49,7 @@ def twilio_router(twoway: TwoWay) -> APIRouter:
         )
         if not report.status:
             return Response("missing MessageStatus", status_code=400)
-        await run_in_threadpool(twoway.delivery, report)
+        await run_in_threadpool(reports.apply, report)
         return Response(status_code=204)
 
     @router.post("/inbound")
@@ -57,7 +58,7 @@ def twilio_router(twoway: TwoWay) -> APIRouter:
         if form is None:
             return Response("forbidden", status_code=403)
         answer = await run_in_threadpool(
-            twoway.inbound,
+            replies.receive,
             form.get("From", ""),
             form.get("Body", ""),
             form.get("MessageSid") or None,

@@ -9,82 +9,25 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from scheduler.app import build
-from scheduler.clock import SystemClock
-from scheduler.domain.timeutil import to_local, zone
-from scheduler.services import EnrolRequest
-from scheduler.services.accounts import Accounts
-from scheduler.services.twoway import TwoWay
 from scheduler.store.db import upgrade
-from tests.support import make_settings
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-REMINDERS = Path(sys.executable).parent / "reminders"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-EMAIL = "front.desk@example.org"
-PASSWORD = "a long enough password"
-ZONE = "America/New_York"  # the clinic's default zone, and the patients'
-
-
-@dataclass(frozen=True)
-class Server:
-    url: str
-    database_url: str
-    log: Path
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def clinic_today() -> datetime:
-    """Midnight today in the clinic's zone, as a naive local time."""
-    local = to_local(SystemClock().now(), zone(ZONE))
-    return datetime.combine(local.date(), datetime.min.time())
-
-
-def seed(database_url: str) -> None:
-    """A staff account, and a patient whose session is tomorrow and who asked to change it and
-    sent a question, so Today has something on it."""
-    app = build(make_settings(database_url))
-    try:
-        Accounts(app.sessions, app.clock).add_user(EMAIL, PASSWORD)
-        tomorrow = clinic_today() + timedelta(days=1, hours=10)
-        bo = app.clinic("test:seed").enrol(
-            EnrolRequest(
-                "Bo Chen", "(201) 555-0456", ZONE, "iv-6x-2w", f"{tomorrow:%Y-%m-%d %H:%M}", "verbal"
-            )
-        )
-        twoway = TwoWay(app.settings, app.sessions, app.clock)
-        twoway.inbound(bo["patient"]["phone"], "R", "SMseedchange")
-        twoway.inbound(bo["patient"]["phone"], "Is there parking near the clinic?", "SMseedother")
-    finally:
-        app.close()
+from tests.support.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    REMINDERS,
+    SCREENSHOTS,
+    Server,
+    free_port,
+    seed,
+)
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import EMAIL, PASSWORD, Server, clinic_today
+from tests.support.browser import EMAIL, PASSWORD, Server, clinic_today
 
 pytestmark = pytest.mark.browser
 

@@ -23,6 +23,7 @@ from sqlalchemy import create_engine, select
 
 from scheduler.app import build
 from scheduler.config import Settings
+from scheduler.serialize import to_json
 from scheduler.services import EnrolRequest
 from scheduler.store.models import Base
 
@@ -253,7 +254,8 @@ def enrol_directly(
     app = build(Settings(database_url=database_url, sms_backend="console"))
     try:
         request = EnrolRequest(name, phone, timezone, protocol, first, "intake-form")
-        return app.clinic("test-setup").enrol(request)
+        detail: dict[str, Any] = to_json(app.clinic("test-setup").enrol(request))
+        return detail
     finally:
         app.close()
 

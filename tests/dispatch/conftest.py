@@ -8,17 +8,17 @@ import pytest
 
 from scheduler.app import App, build
 from scheduler.dispatch import Dispatcher, DispatchOptions
-from scheduler.sms import TwilioSender
-from tests.fake_twilio import FakeTwilio
-from tests.support import FrozenClock, make_settings
+from scheduler.sms import SmsSender, TwilioSender
+from tests.support import DispatcherFactory, FrozenClock, make_settings
+from tests.support.fake_twilio import FakeTwilio
 
 FROM_NUMBER = "+12015550100"
-DispatcherFactory = Callable[..., Dispatcher]
 
 
 @pytest.fixture
-def fake_twilio() -> Iterator[FakeTwilio]:
-    with FakeTwilio() as fake:
+def fake_twilio(clock: FrozenClock) -> Iterator[FakeTwilio]:
+    # On the app's clock: the messages it creates carry the dates the app's own rows have.
+    with FakeTwilio(clock=clock) as fake:
         yield fake
 
 
@@ -39,18 +39,25 @@ def app(database_url: str, clock: FrozenClock) -> Iterator[App]:
 def make_dispatcher(app: App, fake_twilio: FakeTwilio, clock: FrozenClock) -> Iterator[DispatcherFactory]:
     made: list[Dispatcher] = []
 
-    def make(worker: str = "worker-a", auth_token: str | None = None, **options: object) -> Dispatcher:
-        sender = TwilioSender(
+    def make(
+        worker: str = "worker-a",
+        auth_token: str | None = None,
+        wrap: Callable[[SmsSender], SmsSender] | None = None,
+        **options: object,
+    ) -> Dispatcher:
+        sender: SmsSender = TwilioSender(
             fake_twilio.account_sid,
             auth_token or fake_twilio.auth_token,
             from_number=FROM_NUMBER,
             api_base_url=fake_twilio.base_url,
             timeout_seconds=0.5,
         )
+        if wrap is not None:
+            sender = wrap(sender)
         dispatcher = Dispatcher(
             app.settings,
             app.protocols,
-            app.sessions,
+            app.database,
             sender,
             clock,
             worker,

@@ -4,40 +4,44 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import select
 
 from scheduler.app import App
-from scheduler.dispatch import Counts, Dispatcher
-from scheduler.dispatch.dispatcher import _Result
+from scheduler.dispatch import Dispatcher
+from scheduler.serialize import to_json
 from scheduler.services import EnrolRequest
-from scheduler.services.twoway import DeliveryReport, TwoWay
-from scheduler.store.models import Message, Patient, Reminder
+from scheduler.services.delivery import DeliveryReport, DeliveryReports
+from scheduler.sms import OutgoingSms, SendReceipt, SmsSender
+from scheduler.store.models import AuditEntry, Message, Patient, Reminder
 from scheduler.store.uow import UnitOfWork
-from tests.dispatch.conftest import DispatcherFactory
-from tests.fake_twilio import FakeTwilio
-from tests.support import FrozenClock
+from tests.support import DispatcherFactory, FrozenClock
+from tests.support.fake_twilio import FakeTwilio
+from tests.support.senders import AfterSending, DiesAfterSending, DiesBeforeSending, WorkerDied
 
 # The clock fixture stands at Tue 2026-03-03 14:00 UTC: 09:00 in New York.
 PHONE = "+12015550123"
 
 
 def enrol(app: App, first: str, *, phone: str = PHONE, tz: str = "America/New_York") -> dict[str, Any]:
-    return app.clinic("test").enrol(EnrolRequest("Ana Lima", phone, tz, "iv-6x-mwf", first, "intake-form"))
+    request = EnrolRequest("Ana Lima", phone, tz, "iv-6x-mwf", first, "intake-form")
+    detail: dict[str, Any] = to_json(app.clinic("test").enrol(request))
+    return detail
 
 
 def reminders(app: App, **where: Any) -> list[Reminder]:
-    with UnitOfWork(app.sessions) as uow:
+    with UnitOfWork(app.database) as uow:
         query = select(Reminder).order_by(Reminder.id)
         for name, value in where.items():
             query = query.where(getattr(Reminder, name) == value)
-        return list(uow.session.scalars(query))
+        return list(uow.db.scalars(query))
 
 
 def messages(app: App) -> list[Message]:
-    with UnitOfWork(app.sessions) as uow:
-        return list(uow.session.scalars(select(Message).order_by(Message.id)))
+    with UnitOfWork(app.database) as uow:
+        return list(uow.db.scalars(select(Message).order_by(Message.id)))
 
 
 def sent_kinds(app: App) -> list[str]:
@@ -135,8 +139,8 @@ def test_21610_opts_the_patient_out_and_nothing_more_is_attempted(
     counts = dispatcher.drain()
     assert counts.failed == 1
     assert fake_twilio.attempts_to(PHONE) == 1
-    with UnitOfWork(app.sessions) as uow:
-        patient = uow.session.get(Patient, detail["patient"]["id"])
+    with UnitOfWork(app.database) as uow:
+        patient = uow.db.get(Patient, detail["patient"]["id"])
         assert patient is not None
         assert patient.opted_out_at is not None
     rows = reminders(app)
@@ -155,7 +159,7 @@ def test_21211_flags_the_number_and_lists_the_patient_for_staff(
     dispatcher.drain()
     assert fake_twilio.attempts_to(PHONE) == 1
     attention = app.clinic("test").patients("attention")
-    assert [(p["id"], p["attention"]) for p in attention] == [(detail["patient"]["id"], "phone-invalid")]
+    assert [(p.id, p.attention) for p in attention] == [(detail["patient"]["id"], "phone-invalid")]
     assert not reminders(app, status="pending")
 
 
@@ -214,13 +218,10 @@ def test_a_send_interrupted_by_a_crash_is_looked_up_before_it_is_sent_again(
     make_dispatcher: DispatcherFactory, app: App, fake_twilio: FakeTwilio, clock: FrozenClock
 ) -> None:
     enrol(app, "2026-03-09 10:00")
-    crashed = make_dispatcher("worker-crashed")
     # The crashed worker claimed the text, recorded its attempt and reached Twilio, then died.
-    assert crashed._claim(clock.now())
-    welcome = reminders(app, kind="welcome")[0]
-    batch, _ = crashed._prepare([welcome.id], Counts())
-    [prepared] = batch
-    crashed.sender.send(prepared.sms)
+    with pytest.raises(WorkerDied):
+        make_dispatcher("worker-crashed", wrap=DiesAfterSending).drain()
+    assert len(fake_twilio.messages) == 1
     clock.advance(timedelta(minutes=6))  # the lease ran out
     survivor = make_dispatcher("worker-b")
     assert survivor.drain().sent == 1
@@ -233,7 +234,8 @@ def test_a_claim_whose_worker_died_before_sending_is_taken_again(
     make_dispatcher: DispatcherFactory, app: App, fake_twilio: FakeTwilio, clock: FrozenClock
 ) -> None:
     enrol(app, "2026-03-09 10:00")
-    assert make_dispatcher("worker-crashed")._claim(clock.now())
+    with pytest.raises(WorkerDied):
+        make_dispatcher("worker-crashed", wrap=DiesBeforeSending).drain()
     survivor = make_dispatcher("worker-b")
     assert survivor.drain().claimed == 0  # the lease still holds
     clock.advance(timedelta(minutes=6))
@@ -249,7 +251,7 @@ def test_a_text_claimed_before_a_change_is_not_sent(
     dispatcher.drain()  # the welcome
     fake_twilio.reset()
     clock.set(datetime.fromisoformat("2026-03-06T15:00:00+00:00"))  # the confirm is due
-    reminder_ids = [r for r, _ in dispatcher._claim(clock.now())]
+    reminder_ids = dispatcher.claim()
     assert reminder_ids
     clinic = app.clinic("test")
     if change == "pause":
@@ -258,8 +260,7 @@ def test_a_text_claimed_before_a_change_is_not_sent(
         clinic.cancel(detail["appointments"][0]["id"])
     else:
         clinic.reschedule(detail["appointments"][0]["id"], "2026-03-10 15:00")
-    counts = Counts()
-    dispatcher._run_batch(reminder_ids, counts)
+    counts = dispatcher.send_claimed(reminder_ids)
     assert counts.skipped == len(reminder_ids)
     assert fake_twilio.attempts == []
     reasons = {r.reason for r in reminders(app) if r.id in reminder_ids}
@@ -309,12 +310,8 @@ def test_an_interrupted_send_that_went_out_counts_as_sent_even_after_a_pause(
     make_dispatcher: DispatcherFactory, app: App, fake_twilio: FakeTwilio, clock: FrozenClock
 ) -> None:
     detail = enrol(app, "2026-03-09 10:00")
-    crashed = make_dispatcher("worker-crashed")
-    assert crashed._claim(clock.now())
-    welcome = reminders(app, kind="welcome")[0]
-    batch, _ = crashed._prepare([welcome.id], Counts())
-    [prepared] = batch
-    crashed.sender.send(prepared.sms)  # reached Twilio, then the worker died
+    with pytest.raises(WorkerDied):  # reached Twilio, then the worker died
+        make_dispatcher("worker-crashed", wrap=DiesAfterSending).drain()
     app.clinic("test").pause(detail["patient"]["id"])
     clock.advance(timedelta(minutes=6))
     make_dispatcher("worker-b").drain()
@@ -324,21 +321,26 @@ def test_an_interrupted_send_that_went_out_counts_as_sent_even_after_a_pause(
 
 
 def test_a_failure_report_that_overtakes_the_send_response_is_not_lost(
-    app: App, dispatcher: Dispatcher, fake_twilio: FakeTwilio, clock: FrozenClock
+    app: App, make_dispatcher: DispatcherFactory, fake_twilio: FakeTwilio, clock: FrozenClock
 ) -> None:
     detail = enrol(app, "2026-03-09 10:00")
-    assert dispatcher._claim(clock.now())
-    welcome = reminders(app, kind="welcome")[0]
-    batch, _ = dispatcher._prepare([welcome.id], Counts())
-    [prepared] = batch
-    receipt = dispatcher.sender.send(prepared.sms)
-    twoway = TwoWay(app.settings, app.sessions, clock)
-    twoway.delivery(DeliveryReport("undelivered", prepared.message_id, receipt.provider_sid, 30005))
-    dispatcher._record([_Result(prepared, receipt=receipt)], Counts())
+    reports = DeliveryReports(app.settings, app.database, clock)
+
+    def report_first(sms: OutgoingSms, receipt: SendReceipt) -> None:
+        # The carrier's answer arrives before Twilio's answer to the send itself, at the status
+        # callback URL the text was sent with.
+        assert sms.status_callback is not None
+        message_id = int(parse_qs(urlsplit(sms.status_callback).query)["message_id"][0])
+        assert reports.apply(DeliveryReport("undelivered", message_id, receipt.provider_sid, 30005))
+
+    def overtaken(inner: SmsSender) -> SmsSender:
+        return AfterSending(inner, report_first)
+
+    assert make_dispatcher(wrap=overtaken).drain().sent == 1
     welcome = reminders(app, kind="welcome")[0]
     assert (welcome.status, welcome.reason, welcome.error_code) == ("failed", "phone-invalid", 30005)
     flagged = app.clinic("test").patients("attention")
-    assert [p["id"] for p in flagged] == [detail["patient"]["id"]]
+    assert [p.id for p in flagged] == [detail["patient"]["id"]]
 
 
 def test_a_drain_that_runs_out_of_time_says_more_is_due(
@@ -350,3 +352,34 @@ def test_a_drain_that_runs_out_of_time_says_more_is_due(
     assert dispatcher.drain(budget_seconds=0.0).backlog
     finished = dispatcher.drain()
     assert (finished.sent, finished.backlog) == (2, False)
+
+
+def test_a_21610_on_send_and_in_a_delivery_report_leave_the_same_patient_and_audit_entry(
+    app: App, dispatcher: Dispatcher, fake_twilio: FakeTwilio, clock: FrozenClock
+) -> None:
+    on_send = enrol(app, "2026-03-09 10:00", phone="+12015550123")["patient"]["id"]
+    reported = enrol(app, "2026-03-09 10:00", phone="+12015550124")["patient"]["id"]
+    fake_twilio.script("+12015550123", code=21610)  # Twilio refuses: the number replied STOP
+    assert dispatcher.drain().sent == 1
+    # The other welcome was taken, then the Messaging Service reported the opt-out.
+    [message] = [m for m in messages(app) if m.patient_id == reported]
+    reports = DeliveryReports(app.settings, app.database, clock)
+    assert reports.apply(DeliveryReport("failed", message.id, message.provider_sid, 21610))
+
+    def outcome(patient_id: int) -> tuple[object, ...]:
+        texts = {(r.kind, r.status, r.reason) for r in reminders(app, patient_id=patient_id)}
+        with UnitOfWork(app.database) as uow:
+            patient = uow.db.get(Patient, patient_id)
+            assert patient is not None
+            entries = uow.db.scalars(select(AuditEntry).where(AuditEntry.patient_id == patient_id))
+            audit = [(e.actor, e.action, e.details) for e in entries if e.action != "enrol"]
+            return patient.opted_out_at, patient.status, patient.attention, audit, texts
+
+    assert outcome(on_send) == outcome(reported)
+    opted_out_at, status, _attention, audit, texts = outcome(on_send)
+    assert (opted_out_at, status) == (clock.now(), "active")
+    assert audit == [("provider", "opt-out", {"code": 21610})]
+    assert isinstance(texts, set)
+    assert isinstance(texts, set)
+    assert ("welcome", "failed", "opted-out") in texts
+    assert {reason for _kind, state, reason in texts if state == "cancelled"} == {"opted-out"}

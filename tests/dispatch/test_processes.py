@@ -6,91 +6,15 @@ loopback, over reminders written straight into the database.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, insert, select
 
-from scheduler.domain.timeutil import to_local, zone
-from scheduler.store.db import make_engine
-from scheduler.store.models import Patient, Reminder
-from tests.fake_twilio import FakeTwilio
-
-REMINDERS = Path(sys.executable).parent / "reminders"
-ZONES = ("America/New_York", "Europe/London", "Asia/Tokyo", "Australia/Sydney", "America/Los_Angeles",
-         "Asia/Kolkata", "Pacific/Honolulu")  # fmt: skip
-
-
-def daytime_zone() -> str:
-    """A zone where it is now well inside the 09:00-20:00 send window."""
-    now = datetime.now(UTC)
-    for name in ZONES:
-        if 10 <= to_local(now, zone(name)).hour < 18:
-            return name
-    raise AssertionError("no zone in daytime")
-
-
-def seed_due_welcomes(database_url: str, count: int) -> list[str]:
-    """`count` active patients, each with a welcome text due a minute ago. Returns the numbers."""
-    now = datetime.now(UTC)
-    tz = daytime_zone()
-    phones = [f"+1201555{i:04d}" for i in range(count)]
-    engine = make_engine(database_url)
-    with engine.begin() as conn:
-        conn.execute(
-            insert(Patient),
-            [
-                {
-                    "id": i + 1, "name": f"Patient {i}", "phone": phone, "timezone": tz,
-                    "protocol": "iv-6x-mwf", "status": "active", "touch_up_interval_days": 28,
-                    "consent_source": "test", "consent_at": now, "created_at": now, "updated_at": now,
-                }
-                for i, phone in enumerate(phones)
-            ],
-        )  # fmt: skip
-        conn.execute(
-            insert(Reminder),
-            [
-                {
-                    "patient_id": i + 1, "plan_key": "welcome", "kind": "welcome",
-                    "due_at": now - timedelta(minutes=1), "status": "pending", "attempts": 0,
-                    "created_at": now, "updated_at": now,
-                }
-                for i in range(count)
-            ],
-        )  # fmt: skip
-    engine.dispose()
-    return phones
-
-
-def environment(database_url: str, fake: FakeTwilio) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "SMS_", "DATABASE_"))}
-    env.update(
-        DATABASE_URL=database_url,
-        SMS_BACKEND="twilio",
-        TWILIO_ACCOUNT_SID=fake.account_sid,
-        TWILIO_AUTH_TOKEN=fake.auth_token,
-        TWILIO_FROM_NUMBER="+12015550100",
-        TWILIO_API_BASE_URL=fake.base_url,
-        SEND_RATE_PER_SECOND="5000",
-        DISPATCH_INTERVAL_SECONDS="1",
-        NO_PROXY="127.0.0.1,localhost",
-    )
-    return env
-
-
-def statuses(database_url: str) -> dict[str, int]:
-    engine = make_engine(database_url)
-    with engine.connect() as conn:
-        rows = conn.execute(select(Reminder.status, func.count()).group_by(Reminder.status)).all()
-    engine.dispose()
-    return {str(status): int(n) for status, n in rows}
+from tests.support.fake_twilio import FakeTwilio
+from tests.support.processes import REMINDERS, environment, seed_due_welcomes, statuses
 
 
 def test_two_dispatchers_started_together_send_each_text_exactly_once(

@@ -1,8 +1,8 @@
 """`reminders worker` with test-sized timings, for the fault tests.
 
-The product reads neither the claim lease, nor the reconciler's wait and interval, nor the retry
-backoff from the environment (all are minutes long by default), so a fault test could not settle in
-seconds. This wrapper runs the product's own `run_worker` with a `DispatchOptions` built from:
+The retry backoff and the number of attempts are not settings (minutes long by default), so a
+fault test could not settle in seconds. This script runs the product's own `run_worker`, passing it
+a `DispatchOptions` and a reconcile interval built from:
 
     FAULT_LEASE_SECONDS              the claim lease (product default 300)
     FAULT_RECONCILE_AFTER_SECONDS    wait before an `unknown` send is looked up (default 120)
@@ -20,11 +20,11 @@ import os
 import sys
 from datetime import timedelta
 
-from scheduler import runner
-from scheduler.app import App, build, load_settings
-from scheduler.cli import configure_logging
-from scheduler.dispatch import Dispatcher, DispatchOptions
-from scheduler.domain.gates import RetryPolicy
+from scheduler.app import build, load_settings
+from scheduler.cli.base import configure_logging
+from scheduler.dispatch import DispatchOptions
+from scheduler.domain.outcomes import RetryPolicy
+from scheduler.runner import RECONCILE_INTERVAL_SECONDS, run_worker
 
 
 def _seconds(name: str, default: float) -> float:
@@ -50,20 +50,10 @@ def options_from_env() -> DispatchOptions:
 
 def main() -> None:
     configure_logging()
-    options = options_from_env()
-    product_make_dispatcher = runner.make_dispatcher
-
-    def make_dispatcher(app: App, _options: DispatchOptions | None = None) -> Dispatcher:
-        return product_make_dispatcher(app, options)
-
-    # run_worker looks both names up in its module when it runs.
-    setattr(runner, "make_dispatcher", make_dispatcher)  # noqa: B010
-    runner.RECONCILE_INTERVAL_SECONDS = int(
-        _seconds("FAULT_RECONCILE_INTERVAL_SECONDS", runner.RECONCILE_INTERVAL_SECONDS)
-    )
+    interval = _seconds("FAULT_RECONCILE_INTERVAL_SECONDS", RECONCILE_INTERVAL_SECONDS)
     app = build(load_settings())
     try:
-        runner.run_worker(app)
+        run_worker(app, options_from_env(), reconcile_interval_seconds=interval)
     finally:
         app.close()
 

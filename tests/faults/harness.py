@@ -19,11 +19,11 @@ from pathlib import Path
 from types import TracebackType
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from scheduler.store.db import make_engine
 from scheduler.store.models import Message, Patient, Reminder
-from tests.dispatch.test_processes import REMINDERS, seed_due_welcomes, statuses
+from tests.support.processes import REMINDERS, statuses
 
 FAULT_WORKER = Path(__file__).with_name("fault_worker.py")
 # `reminders worker` itself, or the same worker with test-sized lease and reconciler timings.
@@ -55,24 +55,6 @@ def fault_timings(
         "FAULT_MAX_ATTEMPTS": max_attempts,
     }
     return {name: str(value) for name, value in given.items() if value is not None}
-
-
-def seed_due_texts(database_url: str, count: int) -> list[str]:
-    """`count` patients with a welcome due now (as test_processes seeds them), on a protocol
-    without automatic touch-ups.
-
-    Every worker books touch-ups for every active patient when it starts (one transaction per
-    patient: about 13 s of CPU for 10,000 patients on this machine). The fault tests restart
-    workers often and are about sending, so their patients have nothing for that job to do.
-    """
-    phones = seed_due_welcomes(database_url, count)
-    engine = make_engine(database_url)
-    try:
-        with engine.begin() as conn:
-            conn.execute(update(Patient).values(protocol="esk-mdsi", touch_up_interval_days=None))
-    finally:
-        engine.dispose()
-    return phones
 
 
 @dataclass

@@ -10,8 +10,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.dispatch.test_processes import environment
-from tests.fake_twilio import FakeTwilio
 from tests.faults.harness import (
     ON_POSTGRESQL,
     ON_SQLITE,
@@ -19,12 +17,13 @@ from tests.faults.harness import (
     TIMED_WORKER,
     Workers,
     fault_timings,
-    seed_due_texts,
     sent_record,
     texts_per_number,
     wait_until,
     wait_until_all_sent,
 )
+from tests.support.fake_twilio import FakeTwilio
+from tests.support.processes import environment, seed_due_texts
 
 SETTLE_TIMEOUT_SECONDS = 150.0
 

@@ -4,14 +4,12 @@ A worker dies mid-send (five-minute lease): once (after Twilio created the messa
 worker finds it there), and twice (the worker that took the claim over dies too, before it has
 looked that send up; a third one settles it). And two reconcilers settle the same `unknown` text.
 
-A worker's death is played in-process (deterministic, unlike a SIGKILL at a random moment): the
-sender raises `WorkerDied`, a BaseException the dispatcher does not catch, at the chosen point, and
-that dispatcher is never used again.
+A worker's death is played in-process by the senders of `tests.support.senders`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,22 +17,19 @@ from sqlalchemy import select
 
 from scheduler.app import App, build
 from scheduler.dispatch import Dispatcher, DispatchOptions
-from scheduler.dispatch.dispatcher import SUBMITTING
-from scheduler.sms import OutgoingSms, ProviderMessage, SendReceipt, SmsSender, TwilioSender
+from scheduler.domain.states import MessageStatus
+from scheduler.sms import SmsSender, TwilioSender
 from scheduler.store.models import Message, Reminder
-from tests.fake_twilio import FakeTwilio
-from tests.faults.harness import seed_due_texts
 from tests.support import make_settings
+from tests.support.fake_twilio import FakeTwilio
+from tests.support.processes import seed_due_texts
+from tests.support.senders import DiesAfterSending, DiesWhileLookingUp, SlowLookup, WorkerDied
 
 FROM_NUMBER = "+12015550100"
 
 
-class WorkerDied(BaseException):
-    """Stands for a SIGKILL: nothing after it runs in that worker."""
-
-
 class ShiftedClock:
-    """Wall-clock time moved forward by what the test has advanced (the fake Twilio keeps real time)."""
+    """Wall-clock time moved forward by what the test has advanced; the fake Twilio reads it too."""
 
     def __init__(self) -> None:
         self.offset = timedelta()
@@ -46,40 +41,9 @@ class ShiftedClock:
         self.offset += delta
 
 
-class DiesAfterSending:
-    """Twilio creates the message; the worker dies before it hears back."""
-
-    name = "twilio"
-
-    def __init__(self, inner: SmsSender) -> None:
-        self.inner = inner
-
-    def send(self, sms: OutgoingSms) -> SendReceipt:
-        self.inner.send(sms)
-        raise WorkerDied
-
-    def recent_messages(self, to: str, since: datetime) -> list[ProviderMessage]:
-        return self.inner.recent_messages(to, since)
-
-
-class DiesWhileLookingUp:
-    """The worker dies while it looks up the interrupted send (or just before)."""
-
-    name = "twilio"
-
-    def __init__(self, inner: SmsSender) -> None:
-        self.inner = inner
-
-    def send(self, sms: OutgoingSms) -> SendReceipt:
-        return self.inner.send(sms)
-
-    def recent_messages(self, to: str, since: datetime) -> list[ProviderMessage]:
-        raise WorkerDied
-
-
 @pytest.fixture
-def fake() -> Iterator[FakeTwilio]:
-    with FakeTwilio() as running:
+def fake(clock: ShiftedClock) -> Iterator[FakeTwilio]:
+    with FakeTwilio(clock=clock) as running:
         yield running
 
 
@@ -114,7 +78,7 @@ class Cluster:
     def worker(self, name: str, sender: SmsSender | None = None) -> Dispatcher:
         app = self.app
         dispatcher = Dispatcher(
-            app.settings, app.protocols, app.sessions, sender or self.twilio, self.clock, name, self.options
+            app.settings, app.protocols, app.database, sender or self.twilio, self.clock, name, self.options
         )
         self.made.append(dispatcher)
         return dispatcher
@@ -124,7 +88,7 @@ class Cluster:
             dispatcher.close()
 
     def outcome(self) -> tuple[Reminder, list[Attempt]]:
-        with self.app.sessions() as db:
+        with self.app.database() as db:
             reminder = db.scalars(select(Reminder)).one()
             rows = db.scalars(select(Message).order_by(Message.id))
             return reminder, [(m.worker, m.status, m.provider_sid) for m in rows]
@@ -175,25 +139,7 @@ def test_a_text_interrupted_twice_is_not_sent_again_when_twilio_has_it(
     assert fake.attempts_to(phone) == 1, attempts
     assert reminder.provider_sid == fake.messages[0]["sid"], attempts
     # And no attempt is left looking in flight for ever.
-    assert all(status != SUBMITTING for _worker, status, _sid in attempts), attempts
-
-
-class SlowLookup:
-    """A reconciler whose lookup at the provider takes a while: `meanwhile` runs during it."""
-
-    name = "twilio"
-
-    def __init__(self, inner: SmsSender, meanwhile: Callable[[], None]) -> None:
-        self.inner = inner
-        self.meanwhile = meanwhile
-
-    def send(self, sms: OutgoingSms) -> SendReceipt:
-        return self.inner.send(sms)
-
-    def recent_messages(self, to: str, since: datetime) -> list[ProviderMessage]:
-        found = self.inner.recent_messages(to, since)
-        self.meanwhile()
-        return found
+    assert all(status != MessageStatus.SUBMITTING for _worker, status, _sid in attempts), attempts
 
 
 @pytest.mark.faults
@@ -205,8 +151,7 @@ def test_a_reconciler_working_from_a_stale_list_does_not_release_a_newer_unknown
     it (a 500 after creating, as with a timeout). The other reconciler then reaches its stale row.
     """
     (phone,) = seed_due_texts(app.settings.database_url, 1)
-    # The clock is not moved here (the fake dates what it creates by the real clock): the
-    # reconciler's two-minute wait is dropped instead, which the race does not depend on.
+    # The reconciler's two-minute wait is dropped: the race does not depend on it.
     cluster = Cluster(app, fake, clock, DispatchOptions(reconcile_after=timedelta(0)))
     sender_worker, other_reconciler = cluster.worker("worker-a"), cluster.worker("worker-b")
 

@@ -12,24 +12,23 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from scheduler.dispatch.dispatcher import SUBMITTING
+from scheduler.domain.states import MessageStatus
 from scheduler.store.db import make_engine
 from scheduler.store.models import Message, Reminder
-from tests.dispatch.test_processes import environment
-from tests.fake_twilio import FakeTwilio
 from tests.faults.harness import (
     ADOPTED,
     ON_POSTGRESQL,
     TIMED_WORKER,
     Workers,
     fault_timings,
-    seed_due_texts,
     sent_record,
     texts_per_number,
     wait_until,
     wait_until_all_sent,
     worker_pid,
 )
+from tests.support.fake_twilio import FakeTwilio
+from tests.support.processes import environment, seed_due_texts
 
 PATIENTS = 10_000
 WORKERS = 4
@@ -54,7 +53,9 @@ def _in_flight(database_url: str, pid: int) -> tuple[int, int]:
                 )
             )
             sending = conn.scalar(
-                select(func.count()).where(Message.status == SUBMITTING, Message.worker.like(f"%:{pid}:%"))
+                select(func.count()).where(
+                    Message.status == MessageStatus.SUBMITTING, Message.worker.like(f"%:{pid}:%")
+                )
             )
     finally:
         engine.dispose()
@@ -117,7 +118,12 @@ def test_workers_killed_mid_run_lose_no_text_and_resend_only_what_was_in_flight(
         assert worker_pid(record.messages[phone][0][2]) in killed, record.messages[phone]
 
     retried = sum(1 for rows in record.messages.values() if len(rows) > 1)
-    stale = sum(1 for rows in record.messages.values() for status, _sid, _w in rows if status == SUBMITTING)
+    stale = sum(
+        1
+        for rows in record.messages.values()
+        for status, _sid, _w in rows
+        if status == MessageStatus.SUBMITTING
+    )
     print(
         f"\n[faults] kills={len(killed)} in-flight at kills (claims, sends)={in_flight_at_kills} "
         f"texts at fake={len(sent)} duplicates={len(duplicates)} adopted by lookup={len(adopted)} "

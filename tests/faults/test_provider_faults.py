@@ -13,18 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.dispatch.test_processes import environment
-from tests.fake_twilio import FakeTwilio
 from tests.faults.harness import (
     ON_POSTGRESQL,
     TIMED_WORKER,
     Workers,
     fault_timings,
-    seed_due_texts,
     sent_record,
     texts_per_number,
     wait_until_all_sent,
 )
+from tests.support.fake_twilio import FakeTwilio
+from tests.support.processes import environment, seed_due_texts
 
 PATIENTS = 1_000
 WORKERS = 2

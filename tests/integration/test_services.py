@@ -10,7 +10,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from scheduler.app import App, build
+from scheduler.domain.states import Reason
 from scheduler.errors import Conflict, InvalidInput, NotFound, SchemaOutOfDate
+from scheduler.serialize import to_json as as_json
 from scheduler.services import Clinic, EnrolRequest
 from scheduler.services.planning import replan
 from scheduler.store.db import make_engine
@@ -41,9 +43,9 @@ def clinic(app: App) -> Clinic:
 
 
 def counts(app: App) -> dict[str, int]:
-    with UnitOfWork(app.sessions) as uow:
+    with UnitOfWork(app.database) as uow:
         return {
-            model.__tablename__: uow.session.scalar(select(func.count()).select_from(model)) or 0
+            model.__tablename__: uow.db.scalar(select(func.count()).select_from(model)) or 0
             for model in (Patient, Appointment, Reminder, AuditEntry)
         }
 
@@ -61,7 +63,7 @@ def reminders_of(detail: dict[str, Any], appointment_id: int) -> list[dict[str, 
 
 
 def test_enrol_plans_the_whole_course(clinic: Clinic, app: App) -> None:
-    detail = clinic.enrol(request())
+    detail = as_json(clinic.enrol(request()))
     patient = detail["patient"]
     assert patient["phone"] == "+12015550123"
     assert patient["touch_up_interval_days"] == 28
@@ -80,8 +82,8 @@ def test_enrol_plans_the_whole_course(clinic: Clinic, app: App) -> None:
     assert all(r["status"] in ("pending", "skipped") for r in detail["reminders"])
     welcome = next(r for r in detail["reminders"] if r["kind"] == "welcome")
     assert welcome["due_at"] == "2026-03-03T14:00:00+00:00"
-    with UnitOfWork(app.sessions) as uow:
-        audit = uow.session.scalars(select(AuditEntry)).one()
+    with UnitOfWork(app.database) as uow:
+        audit = uow.db.scalars(select(AuditEntry)).one()
         assert (audit.actor, audit.action, audit.patient_id) == ("test:staff", "enrol", patient["id"])
 
 
@@ -115,24 +117,24 @@ def test_bad_enrolment_is_refused_and_writes_nothing(
 
 
 def test_one_patient_in_care_per_number(clinic: Clinic, app: App) -> None:
-    first = clinic.enrol(request())
+    first = as_json(clinic.enrol(request()))
     before = counts(app)
     with pytest.raises(Conflict, match="already has this phone number"):
         clinic.enrol(request(name="Someone Else", phone="+12015550123"))
     assert counts(app) == before
     clinic.discharge(first["patient"]["id"])
-    again = clinic.enrol(request(name="Ana Lima"))
+    again = as_json(clinic.enrol(request(name="Ana Lima")))
     assert again["patient"]["id"] != first["patient"]["id"]
 
 
 def test_the_database_itself_refuses_two_patients_in_care_with_one_number(clinic: Clinic, app: App) -> None:
     clinic.enrol(request())
-    other = clinic.enrol(request(phone="+12015550124"))
+    other = as_json(clinic.enrol(request(phone="+12015550124")))
     same_number = update(Patient).where(Patient.id == other["patient"]["id"]).values(phone="+12015550123")
 
     def write() -> None:
-        with UnitOfWork(app.sessions) as uow:
-            uow.session.execute(same_number)
+        with UnitOfWork(app.database) as uow:
+            uow.db.execute(same_number)
             uow.commit()
 
     with pytest.raises(IntegrityError):
@@ -141,28 +143,28 @@ def test_the_database_itself_refuses_two_patients_in_care_with_one_number(clinic
 
 def test_names_are_stored_exactly_as_given(clinic: Clinic) -> None:
     name = 'Zoë "Zee" O\'Brien-Ñúñez 🌻 <b>'
-    detail = clinic.enrol(request(name=name))
-    assert clinic.show(detail["patient"]["id"])["patient"]["name"] == name
+    detail = as_json(clinic.enrol(request(name=name)))
+    assert as_json(clinic.show(detail["patient"]["id"]))["patient"]["name"] == name
 
 
 def test_replanning_twice_inserts_nothing(clinic: Clinic, app: App, clock: FrozenClock) -> None:
-    detail = clinic.enrol(request())
+    detail = as_json(clinic.enrol(request()))
     before = counts(app)
-    with UnitOfWork(app.sessions) as uow:
-        patient = uow.session.get(Patient, detail["patient"]["id"])
+    with UnitOfWork(app.database) as uow:
+        patient = uow.db.get(Patient, detail["patient"]["id"])
         assert patient is not None
-        replan(uow.session, patient, app.settings, clock.now(), "replanned")
-        replan(uow.session, patient, app.settings, clock.now(), "replanned")
+        replan(uow.db, patient, app.settings, clock.now(), Reason.REPLANNED)
+        replan(uow.db, patient, app.settings, clock.now(), Reason.REPLANNED)
         uow.commit()
     assert counts(app) == before
-    assert clinic.show(detail["patient"]["id"])["reminders"] == detail["reminders"]
+    assert as_json(clinic.show(detail["patient"]["id"]))["reminders"] == detail["reminders"]
 
 
 def test_reschedule_cancels_the_old_texts_and_plans_new_ones(clinic: Clinic) -> None:
-    detail = clinic.enrol(request())
+    detail = as_json(clinic.enrol(request()))
     second = detail["appointments"][1]
     old = {r["id"] for r in reminders_of(detail, second["id"]) if r["status"] == "pending"}
-    after = clinic.reschedule(second["id"], "2026-03-12 15:30")
+    after = as_json(clinic.reschedule(second["id"], "2026-03-12 15:30"))
     moved = next(a for a in after["appointments"] if a["id"] == second["id"])
     assert moved["local_start"].startswith("2026-03-12T15:30")
     rows = reminders_of(after, second["id"])
@@ -184,11 +186,11 @@ def test_reschedule_cancels_the_old_texts_and_plans_new_ones(clinic: Clinic) -> 
     ids=["past", "same-day-as-another", "format"],
 )
 def test_bad_reschedule_changes_nothing(clinic: Clinic, app: App, when: str, message: str) -> None:
-    detail = clinic.enrol(request())
-    before = clinic.show(detail["patient"]["id"])
+    detail = as_json(clinic.enrol(request()))
+    before = as_json(clinic.show(detail["patient"]["id"]))
     with pytest.raises(InvalidInput, match=message):
         clinic.reschedule(detail["appointments"][1]["id"], when)
-    assert clinic.show(detail["patient"]["id"]) == before
+    assert as_json(clinic.show(detail["patient"]["id"])) == before
 
 
 def test_unknown_ids_are_reported(clinic: Clinic) -> None:
@@ -199,9 +201,9 @@ def test_unknown_ids_are_reported(clinic: Clinic) -> None:
 
 
 def test_cancel_a_session_cancels_its_texts(clinic: Clinic) -> None:
-    detail = clinic.enrol(request())
+    detail = as_json(clinic.enrol(request()))
     third = detail["appointments"][2]
-    after = clinic.cancel(third["id"])
+    after = as_json(clinic.cancel(third["id"]))
     assert next(a for a in after["appointments"] if a["id"] == third["id"])["status"] == "cancelled"
     statuses = {(r["status"], r["reason"]) for r in reminders_of(after, third["id"])}
     assert statuses <= {("cancelled", "appointment-cancelled"), ("skipped", "session-between")} | {
@@ -213,23 +215,23 @@ def test_cancel_a_session_cancels_its_texts(clinic: Clinic) -> None:
 def test_cancelling_the_upcoming_touch_up_books_the_next_one_an_interval_later(
     clinic: Clinic,
 ) -> None:
-    detail = clinic.enrol(request())
+    detail = as_json(clinic.enrol(request()))
     touch_up = detail["appointments"][-1]
-    after = clinic.cancel(touch_up["id"])
+    after = as_json(clinic.cancel(touch_up["id"]))
     assert local_days(after, "touch-up") == ["2026-05-15T10:00"]  # 2026-04-17 + 28 days
 
 
 def test_an_attended_touch_up_books_the_next(clinic: Clinic, clock: FrozenClock) -> None:
-    detail = clinic.enrol(request(protocol="touch-up-only"))
+    detail = as_json(clinic.enrol(request(protocol="touch-up-only")))
     first = detail["appointments"][0]
     # The first session is the one upcoming touch-up.
     assert local_days(detail) == ["2026-03-09T10:00"]
     clock.set(datetime.fromisoformat("2026-03-09T16:00:00+00:00"))
-    after = clinic.outcome(first["id"], "attended")
+    after = as_json(clinic.outcome(first["id"], "attended"))
     assert local_days(after) == ["2026-03-09T10:00", "2026-04-06T10:00"]
     second = after["appointments"][1]
     clock.set(datetime.fromisoformat("2026-04-06T16:00:00+00:00"))
-    after = clinic.outcome(second["id"], "attended")
+    after = as_json(clinic.outcome(second["id"], "attended"))
     assert local_days(after, "touch-up")[-1] == "2026-05-04T10:00"
     assert len(local_days(after)) == 3
 
@@ -237,25 +239,25 @@ def test_an_attended_touch_up_books_the_next(clinic: Clinic, clock: FrozenClock)
 def test_a_missed_session_stops_automatic_planning_until_staff_act(
     clinic: Clinic, clock: FrozenClock
 ) -> None:
-    detail = clinic.enrol(request(protocol="iv-6x-2w"))
+    detail = as_json(clinic.enrol(request(protocol="iv-6x-2w")))
     patient_id = detail["patient"]["id"]
     first, touch_up = detail["appointments"][0], detail["appointments"][-1]
     clock.set(datetime.fromisoformat("2026-03-09T16:00:00+00:00"))
-    after = clinic.outcome(first["id"], "missed")
+    after = as_json(clinic.outcome(first["id"], "missed"))
     assert after["patient"]["attention"] == "missed-session"
-    assert [p["id"] for p in clinic.patients("attention")] == [patient_id]
+    assert [p["id"] for p in as_json(clinic.patients("attention"))] == [patient_id]
     check_in = next(r for r in reminders_of(after, first["id"]) if r["kind"] == "check-in")
     assert (check_in["status"], check_in["reason"]) == ("cancelled", "session-missed")
     # The next touch-up stays booked; cancelling it books nothing new while on hold.
-    after = clinic.cancel(touch_up["id"])
+    after = as_json(clinic.cancel(touch_up["id"]))
     assert local_days(after, "touch-up") == []
-    after = clinic.reschedule(first["id"], "2026-03-11 10:00")
+    after = as_json(clinic.reschedule(first["id"], "2026-03-11 10:00"))
     assert after["patient"]["attention"] is None
-    assert clinic.patients("attention") == []
+    assert as_json(clinic.patients("attention")) == []
 
 
 def test_outcome_needs_a_session_that_has_started(clinic: Clinic) -> None:
-    detail = clinic.enrol(request())
+    detail = as_json(clinic.enrol(request()))
     with pytest.raises(InvalidInput, match="not started"):
         clinic.outcome(detail["appointments"][0]["id"], "attended")
 
@@ -263,14 +265,14 @@ def test_outcome_needs_a_session_that_has_started(clinic: Clinic) -> None:
 def test_pause_cancels_pending_texts_and_resume_brings_the_future_ones_back(
     clinic: Clinic, clock: FrozenClock
 ) -> None:
-    detail = clinic.enrol(request())
+    detail = as_json(clinic.enrol(request()))
     patient_id = detail["patient"]["id"]
-    paused = clinic.pause(patient_id)
+    paused = as_json(clinic.pause(patient_id))
     assert paused["patient"]["status"] == "paused"
     assert {r["status"] for r in paused["reminders"]} <= {"cancelled", "skipped"}
     assert {r["reason"] for r in paused["reminders"] if r["status"] == "cancelled"} == {"paused"}
     clock.advance(timedelta(days=3))  # now Fri 2026-03-06 09:00
-    resumed = clinic.resume(patient_id)
+    resumed = as_json(clinic.resume(patient_id))
     pending = [r for r in resumed["reminders"] if r["status"] == "pending"]
     assert pending
     assert min(r["due_at"] for r in pending) >= clock.now().isoformat()
@@ -278,8 +280,8 @@ def test_pause_cancels_pending_texts_and_resume_brings_the_future_ones_back(
 
 
 def test_discharge_cancels_future_sessions_and_texts(clinic: Clinic) -> None:
-    detail = clinic.enrol(request())
-    after = clinic.discharge(detail["patient"]["id"])
+    detail = as_json(clinic.enrol(request()))
+    after = as_json(clinic.discharge(detail["patient"]["id"]))
     assert {a["status"] for a in after["appointments"]} == {"cancelled"}
     assert {r["status"] for r in after["reminders"]} <= {"cancelled", "skipped"}
     with pytest.raises(InvalidInput, match="discharged"):
@@ -289,11 +291,11 @@ def test_discharge_cancels_future_sessions_and_texts(clinic: Clinic) -> None:
 def test_an_interval_change_moves_only_the_upcoming_touch_up(
     clinic: Clinic, app: App, clock: FrozenClock
 ) -> None:
-    detail = clinic.enrol(request())
+    detail = as_json(clinic.enrol(request()))
     patient_id = detail["patient"]["id"]
     # Pretend the course ran: induction over, the prep for session 1 went out.
-    with UnitOfWork(app.sessions) as uow:
-        uow.session.execute(
+    with UnitOfWork(app.database) as uow:
+        uow.db.execute(
             update(Reminder)
             .where(Reminder.patient_id == patient_id, Reminder.kind == "prep")
             .where(Reminder.appointment_id == detail["appointments"][0]["id"])
@@ -301,7 +303,7 @@ def test_an_interval_change_moves_only_the_upcoming_touch_up(
         )
         uow.commit()
     clock.set(datetime.fromisoformat("2026-03-25T14:00:00+00:00"))
-    after = clinic.set_interval(patient_id, 42)
+    after = as_json(clinic.set_interval(patient_id, 42))
     assert after["patient"]["touch_up_interval_days"] == 42
     assert local_days(after, "induction") == local_days(detail, "induction")
     assert local_days(after, "touch-up") == ["2026-05-01T10:00"]  # Fri 03-20 + 42 days
@@ -314,18 +316,18 @@ def test_an_interval_change_moves_only_the_upcoming_touch_up(
 
 
 def test_a_shorter_interval_never_books_a_touch_up_in_the_past(clinic: Clinic, clock: FrozenClock) -> None:
-    detail = clinic.enrol(request(interval_days=84))
+    detail = as_json(clinic.enrol(request(interval_days=84)))
     clock.set(datetime.fromisoformat("2026-05-05T14:00:00+00:00"))  # 46 days after the last
-    after = clinic.set_interval(detail["patient"]["id"], 21)
+    after = as_json(clinic.set_interval(detail["patient"]["id"], 21))
     assert local_days(after, "touch-up") == ["2026-05-06T10:00"]
 
 
 def test_an_interval_outside_the_protocol_limits_is_refused(clinic: Clinic) -> None:
-    detail = clinic.enrol(request())
-    before = clinic.show(detail["patient"]["id"])
+    detail = as_json(clinic.enrol(request()))
+    before = as_json(clinic.show(detail["patient"]["id"]))
     with pytest.raises(InvalidInput, match="between 21 and 84"):
         clinic.set_interval(detail["patient"]["id"], 90)
-    assert clinic.show(detail["patient"]["id"]) == before
+    assert as_json(clinic.show(detail["patient"]["id"])) == before
 
 
 def test_csv_import_is_all_or_nothing(clinic: Clinic, app: App) -> None:
@@ -370,8 +372,8 @@ def test_a_database_without_the_schema_is_refused(tmp_path: Any) -> None:
 
 def test_instants_come_back_aware_in_utc(clinic: Clinic, app: App) -> None:
     clinic.enrol(request())
-    with UnitOfWork(app.sessions) as uow:
-        appointment = uow.session.scalars(select(Appointment).order_by(Appointment.id)).first()
+    with UnitOfWork(app.database) as uow:
+        appointment = uow.db.scalars(select(Appointment).order_by(Appointment.id)).first()
         assert appointment is not None
         assert appointment.starts_at.utcoffset() == timedelta(0)
         assert appointment.starts_at.date() == date(2026, 3, 9)
@@ -379,11 +381,11 @@ def test_instants_come_back_aware_in_utc(clinic: Clinic, app: App) -> None:
 
 def test_a_welcome_not_yet_sent_comes_back_after_pause_and_resume(clinic: Clinic, clock: FrozenClock) -> None:
     clock.set(datetime.fromisoformat("2026-03-03T03:00:00+00:00"))  # 22:00 in New York
-    detail = clinic.enrol(request())
+    detail = as_json(clinic.enrol(request()))
     patient_id = detail["patient"]["id"]
     clinic.pause(patient_id)
     clock.advance(timedelta(hours=1))
-    resumed = clinic.resume(patient_id)
+    resumed = as_json(clinic.resume(patient_id))
     welcome = next(r for r in resumed["reminders"] if r["kind"] == "welcome")
     assert (welcome["status"], welcome["due_at"]) == ("pending", "2026-03-03T14:00:00+00:00")
 
@@ -399,34 +401,34 @@ def test_the_schema_revision_the_code_expects_is_the_newest_migration() -> None:
 def test_the_daily_job_books_a_touch_up_only_where_none_is_upcoming(
     clinic: Clinic, app: App, clock: FrozenClock
 ) -> None:
-    detail = clinic.enrol(request())
-    clinic.enrol(request(phone="+12015550124", protocol="esk-mdsi"))  # no touch-ups at all
+    detail = as_json(clinic.enrol(request()))
+    as_json(clinic.enrol(request(phone="+12015550124", protocol="esk-mdsi")))  # no touch-ups at all
     assert clinic.extend_plans() == 0
     # The touch-up passed and nobody recorded it: the course rolls on from it.
     clock.set(datetime.fromisoformat("2026-04-20T14:00:00+00:00"))
     assert clinic.extend_plans() == 1
-    after = clinic.show(detail["patient"]["id"])
+    after = as_json(clinic.show(detail["patient"]["id"]))
     assert local_days(after, "touch-up") == ["2026-04-17T10:00", "2026-05-15T10:00"]
     assert clinic.extend_plans() == 0
 
 
 def test_a_new_number_clears_the_invalid_flag_and_brings_texts_back(clinic: Clinic, app: App) -> None:
-    detail = clinic.enrol(request())
+    detail = as_json(clinic.enrol(request()))
     patient_id = detail["patient"]["id"]
-    with UnitOfWork(app.sessions) as uow:
-        patient = uow.session.get(Patient, patient_id)
+    with UnitOfWork(app.database) as uow:
+        patient = uow.db.get(Patient, patient_id)
         assert patient is not None
         patient.phone_invalid_at = patient.created_at
-        replan(uow.session, patient, app.settings, patient.created_at, "phone-invalid")
+        replan(uow.db, patient, app.settings, patient.created_at, Reason.PHONE_INVALID)
         uow.commit()
-    flagged = clinic.show(patient_id)
+    flagged = as_json(clinic.show(patient_id))
     assert not [r for r in flagged["reminders"] if r["status"] == "pending" and r["kind"] != "welcome"]
-    other = clinic.enrol(request(phone="+12015550124"))
+    other = as_json(clinic.enrol(request(phone="+12015550124")))
     with pytest.raises(Conflict):
         clinic.change_phone(patient_id, "+12015550124")
     with pytest.raises(InvalidInput, match="not a valid number"):
         clinic.change_phone(patient_id, "12345")
-    after = clinic.change_phone(patient_id, "(201) 555-0199")
+    after = as_json(clinic.change_phone(patient_id, "(201) 555-0199"))
     assert after["patient"]["phone"] == "+12015550199"
     assert after["patient"]["phone_invalid"] is False
     assert len([r for r in after["reminders"] if r["status"] == "pending"]) >= 5

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from scheduler.sms import TwilioSender
-from tests.fake_twilio import FakeTwilio
-from tests.sms.helpers import CLIENT_TIMEOUT, FROM_NUMBER
-
-SenderFactory = Callable[..., TwilioSender]
+from tests.support import SenderFactory
+from tests.support.fake_twilio import FakeTwilio
+from tests.support.sms import CLIENT_TIMEOUT, FROM_NUMBER
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from scheduler.sms import (
     classify_delivery_error,
     mask_phone,
 )
-from tests.sms.helpers import BODY, PATIENT
+from tests.support.sms import BODY, PATIENT
 
 SYNC_CASES = [
     (21610, 400, Failure.OPTED_OUT),

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from scheduler.sms import ConsoleSender, OutgoingSms, SendReceipt, SmsSender
-from tests.sms.helpers import BODY, PATIENT, sms
+from tests.support.sms import BODY, PATIENT, sms
 
 
 def test_it_prints_the_masked_number_and_the_body(capsys: pytest.CaptureFixture[str]) -> None:

@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from scheduler.sms import Failure, SmsSender, SmsSendError, TwilioSender
-from tests.fake_twilio import FakeTwilio
-from tests.sms.conftest import SenderFactory
-from tests.sms.helpers import (
+from tests.support import SenderFactory
+from tests.support.fake_twilio import FakeTwilio
+from tests.support.sms import (
     BODY,
     CALLBACK,
     CLIENT_TIMEOUT,

@@ -1,8 +1,7 @@
-"""Send-time gates and the retry policy, as tables of explicit instants."""
+"""Send-time gates, as a table of explicit instants."""
 
 from __future__ import annotations
 
-import random
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -11,12 +10,12 @@ from scheduler.domain.gates import (
     Decision,
     Defer,
     Expire,
-    RetryPolicy,
     Send,
     SendFacts,
     Skip,
     decide,
 )
+from scheduler.domain.states import Reason
 from scheduler.domain.timeutil import zone
 from scheduler.domain.window import SendWindow
 
@@ -43,16 +42,16 @@ def facts(**changes: object) -> SendFacts:
     ("changes", "now", "expected"),
     [
         ({}, NOON_NY, Send()),
-        ({"opted_out": True}, NOON_NY, Skip("opted-out")),
-        ({"phone_invalid": True}, NOON_NY, Skip("phone-invalid")),
-        ({"patient_status": "paused"}, NOON_NY, Skip("patient-paused")),
-        ({"patient_status": "discharged"}, NOON_NY, Skip("patient-discharged")),
-        ({"appointment_status": "cancelled"}, NOON_NY, Skip("session-cancelled")),
-        ({"current": False}, NOON_NY, Skip("rescheduled")),
-        ({"appointment_status": "attended"}, NOON_NY, Skip("session-attended")),
+        ({"opted_out": True}, NOON_NY, Skip(Reason("opted-out"))),
+        ({"phone_invalid": True}, NOON_NY, Skip(Reason("phone-invalid"))),
+        ({"patient_status": "paused"}, NOON_NY, Skip(Reason("patient-paused"))),
+        ({"patient_status": "discharged"}, NOON_NY, Skip(Reason("patient-discharged"))),
+        ({"appointment_status": "cancelled"}, NOON_NY, Skip(Reason("session-cancelled"))),
+        ({"current": False}, NOON_NY, Skip(Reason("rescheduled"))),
+        ({"appointment_status": "attended"}, NOON_NY, Skip(Reason("session-attended"))),
         ({"kind": "check-in", "appointment_status": "attended"}, NOON_NY, Send()),
-        ({"kind": "check-in", "appointment_status": "missed"}, NOON_NY, Skip("session-missed")),
-        ({"kind": "confirm", "appointment_status": "confirmed"}, NOON_NY, Skip("already-confirmed")),
+        ({"kind": "check-in", "appointment_status": "missed"}, NOON_NY, Skip(Reason("session-missed"))),
+        ({"kind": "confirm", "appointment_status": "confirmed"}, NOON_NY, Skip(Reason("already-confirmed"))),
         ({"kind": "prep", "appointment_status": "confirmed"}, NOON_NY, Send()),
         ({"kind": "welcome", "appointment_status": None, "deadline": None}, NOON_NY, Send()),
         ({"deadline": NOON_NY}, NOON_NY, Expire()),
@@ -65,7 +64,7 @@ def facts(**changes: object) -> SendFacts:
         (
             {"deadline": datetime(2026, 3, 4, 13, 0, tzinfo=UTC)},
             datetime(2026, 3, 4, 2, 0, tzinfo=UTC),
-            Expire("outside-send-window"),
+            Expire(Reason("outside-send-window")),
         ),
     ],
     ids=[
@@ -76,15 +75,3 @@ def facts(**changes: object) -> SendFacts:
 )  # fmt: skip
 def test_decide(changes: dict[str, object], now: datetime, expected: Decision) -> None:
     assert decide(facts(**changes), now, WINDOW) == expected
-
-
-@pytest.mark.parametrize(
-    ("attempt", "low", "high"),
-    [(1, 15, 30), (2, 30, 60), (3, 60, 120), (7, 900, 1800), (20, 900, 1800)],
-    ids=["first", "second", "third", "capped", "far-capped"],
-)
-def test_backoff_doubles_with_jitter_and_is_capped(attempt: int, low: int, high: int) -> None:
-    rng = random.Random(7)
-    delays = [RetryPolicy().delay(attempt, rng).total_seconds() for _ in range(50)]
-    assert all(low <= d <= high for d in delays)
-    assert len(set(delays)) > 1

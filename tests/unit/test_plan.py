@@ -6,7 +6,8 @@ from datetime import datetime, time, timedelta
 
 import pytest
 
-from scheduler.domain.plan import Kind, PlannedReminder, Session, plan_reminders, plan_welcome
+from scheduler.domain.plan import PlannedReminder, Session, plan_reminders, plan_welcome
+from scheduler.domain.states import ReminderKind, SessionKind
 from scheduler.domain.timeutil import to_local, to_utc, zone
 from scheduler.domain.window import SendWindow
 
@@ -31,7 +32,7 @@ def session(
     return Session(
         appointment_id=appointment_id,
         revision=0,
-        kind="touch-up" if kind == "touch-up" else "induction",
+        kind=SessionKind(kind),
         number=number if number is not None else appointment_id,
         starts_at=at(starts, tz_name),
         booked_at=at(booked, tz_name),
@@ -215,7 +216,7 @@ def test_planning_twice_gives_the_same_plan() -> None:
 
 def test_keys_change_with_the_revision_so_a_new_time_gets_new_texts() -> None:
     first = plan_reminders([session(1, "2026-03-12 14:00")], NY, WINDOW, 1)
-    moved = Session(1, 1, "induction", 1, at("2026-03-13 14:00"), at("2026-03-01 12:00"))
+    moved = Session(1, 1, SessionKind.INDUCTION, 1, at("2026-03-13 14:00"), at("2026-03-01 12:00"))
     second = plan_reminders([moved], NY, WINDOW, 1)
     assert not {r.key for r in first} & {r.key for r in second}
 
@@ -231,5 +232,5 @@ def test_keys_change_with_the_revision_so_a_new_time_gets_new_texts() -> None:
 )
 def test_welcome_goes_at_enrolment_or_when_the_window_opens(enrolled: str, expected: str) -> None:
     welcome = plan_welcome(at(enrolled), NY, WINDOW)
-    assert welcome.kind is Kind.WELCOME
+    assert welcome.kind is ReminderKind.WELCOME
     assert f"{to_local(welcome.due_at, NY):%Y-%m-%d %H:%M}" == expected

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,15 +12,14 @@ from scheduler.app import App, build
 from scheduler.dispatch import Dispatcher, DispatchOptions
 from scheduler.sms import TwilioSender
 from scheduler.web import create_app
-from tests.fake_twilio import FakeTwilio
-from tests.support import FrozenClock, make_settings
-
-PUBLIC = "https://reminders.example.org"
+from tests.support import PUBLIC, FrozenClock, Signer, make_settings
+from tests.support.fake_twilio import FakeTwilio
 
 
 @pytest.fixture
-def fake_twilio() -> Iterator[FakeTwilio]:
-    with FakeTwilio() as fake:
+def fake_twilio(clock: FrozenClock) -> Iterator[FakeTwilio]:
+    # On the app's clock: the messages it creates carry the dates the app's own rows have.
+    with FakeTwilio(clock=clock) as fake:
         yield fake
 
 
@@ -45,9 +44,6 @@ def client(app: App) -> Iterator[TestClient]:
         yield test_client
 
 
-Signer = Callable[[str, dict[str, str]], str]
-
-
 @pytest.fixture
 def sign(fake_twilio: FakeTwilio) -> Signer:
     """X-Twilio-Signature for a form posted to `path` (with its query) on the public URL."""
@@ -69,7 +65,7 @@ def dispatcher(app: App, fake_twilio: FakeTwilio, clock: FrozenClock) -> Iterato
         timeout_seconds=0.5,
     )
     made = Dispatcher(
-        app.settings, app.protocols, app.sessions, sender, clock, "worker-a", DispatchOptions(threads=2)
+        app.settings, app.protocols, app.database, sender, clock, "worker-a", DispatchOptions(threads=2)
     )
     yield made
     made.close()

@@ -18,9 +18,10 @@ from starlette.routing import BaseRoute
 
 from scheduler.app import App
 from scheduler.dispatch import Dispatcher
+from scheduler.serialize import to_json
 from scheduler.services import EnrolRequest
 from scheduler.services.accounts import Accounts
-from scheduler.services.twoway import TwoWay
+from scheduler.services.replies import Replies
 from scheduler.store.models import AuditEntry, Base, HandledItem, Message, Patient, Reminder, Reply
 from scheduler.store.uow import UnitOfWork
 from scheduler.web import create_app
@@ -36,7 +37,7 @@ NOT_ADMIN_PAGES = ("/login", "/static", "/healthz", "/metrics", "/twilio/", "/ap
 @pytest.fixture
 def web(app: App) -> Iterator[TestClient]:
     """A client of the app behind its TLS proxy: session cookies are Secure, so it speaks https."""
-    Accounts(app.sessions, app.clock).add_user(EMAIL, PASSWORD)
+    Accounts(app.database, app.clock).add_user(EMAIL, PASSWORD)
     with TestClient(create_app(app), base_url="https://reminders.example.org") as client:
         yield client
 
@@ -80,7 +81,8 @@ def enrol(app: App, name: str = "Ana Lima", phone: str = "(201) 555-0123", **cha
         "consent": "intake form",
     }
     fields.update(changes)
-    return app.clinic("test").enrol(EnrolRequest(**fields))
+    detail: dict[str, Any] = to_json(app.clinic("test").enrol(EnrolRequest(**fields)))
+    return detail
 
 
 def snapshot(app: App) -> dict[str, list[tuple[Any, ...]]]:
@@ -95,8 +97,8 @@ def snapshot(app: App) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def reminders(app: App, patient_id: int) -> dict[int, tuple[str, str | None]]:
-    with UnitOfWork(app.sessions) as uow:
-        rows = uow.session.scalars(select(Reminder).where(Reminder.patient_id == patient_id))
+    with UnitOfWork(app.database) as uow:
+        rows = uow.db.scalars(select(Reminder).where(Reminder.patient_id == patient_id))
         return {r.id: (r.status, r.reason) for r in rows}
 
 
@@ -214,7 +216,7 @@ def test_sign_out_ends_the_session(staff: TestClient) -> None:
 def test_a_name_with_markup_is_shown_as_text_everywhere(app: App, staff: TestClient) -> None:
     name = '<script>alert("x")</script> Lima'
     detail = enrol(app, name, first="2026-03-04 10:00")  # tomorrow: on Today's session list
-    TwoWay(app.settings, app.sessions, app.clock).inbound(
+    Replies(app.settings, app.database, app.clock).receive(
         detail["patient"]["phone"], "<b>is parking free?</b>", "SMreply1"
     )
     patient_id = detail["patient"]["id"]
@@ -238,23 +240,23 @@ def test_an_unknown_patient_is_a_not_found_page(staff: TestClient) -> None:
 def test_today_lists_what_needs_a_person_and_mark_handled_takes_it_off(
     app: App, staff: TestClient, clock: FrozenClock
 ) -> None:
-    twoway = TwoWay(app.settings, app.sessions, clock)
+    replies = Replies(app.settings, app.database, clock)
     ana = enrol(app, "Ana Lima", "(201) 555-0123", first="2026-03-04 10:00")
     bo = enrol(app, "Bo Chen", "(201) 555-0456", first="2026-03-03 10:30")
     cy = enrol(app, "Cy Diaz", "(201) 555-0789")
     di = enrol(app, "Di Eve", "(201) 555-0147")
     ed = enrol(app, "Ed Fox", "(201) 555-0158")
-    twoway.inbound(ana["patient"]["phone"], "R", "SMchange1")
-    twoway.inbound(bo["patient"]["phone"], "Is there parking?", "SMother1")
-    twoway.inbound(di["patient"]["phone"], "STOP", "SMstop1")
+    replies.receive(ana["patient"]["phone"], "R", "SMchange1")
+    replies.receive(bo["patient"]["phone"], "Is there parking?", "SMother1")
+    replies.receive(di["patient"]["phone"], "STOP", "SMstop1")
     failed_text = next(r["id"] for r in cy["reminders"] if r["kind"] == "welcome")
-    with UnitOfWork(app.sessions) as uow:
-        uow.session.execute(
+    with UnitOfWork(app.database) as uow:
+        uow.db.execute(
             update(Reminder)
             .where(Reminder.id == failed_text)
             .values(status="failed", reason="needs-review", error_code=30007)
         )
-        uow.session.execute(
+        uow.db.execute(
             update(Patient).where(Patient.id == ed["patient"]["id"]).values(phone_invalid_at=clock.now())
         )
         uow.commit()
@@ -289,14 +291,14 @@ def test_today_lists_what_needs_a_person_and_mark_handled_takes_it_off(
     page = staff.get("/").text
     for key in expected:
         assert f'value="{key}"' not in page, key
-    with UnitOfWork(app.sessions) as uow:
-        handlers = set(uow.session.scalars(select(HandledItem.handled_by)))
+    with UnitOfWork(app.database) as uow:
+        handlers = set(uow.db.scalars(select(HandledItem.handled_by)))
         assert handlers == {f"user:{EMAIL}"}
-        assert uow.session.scalar(select(func.count()).where(Reply.handled_at.is_(None))) == 0
+        assert uow.db.scalar(select(func.count()).where(Reply.handled_at.is_(None))) == 0
 
     # Asking for a change again puts the request back on the list.
     clock.advance(timedelta(minutes=5))
-    twoway.inbound(ana["patient"]["phone"], "R", "SMchange2")
+    replies.receive(ana["patient"]["phone"], "R", "SMchange2")
     assert f'value="change:{ana["appointments"][0]["id"]}"' in staff.get("/").text
 
 
@@ -309,8 +311,8 @@ def test_marking_something_that_is_not_an_item_is_a_message_not_an_error(staff: 
 
 
 def _only_id(app: App, model: type[Reply], *where: Any) -> int:
-    with UnitOfWork(app.sessions) as uow:
-        ids = list(uow.session.scalars(select(model.id).where(*where)))
+    with UnitOfWork(app.database) as uow:
+        ids = list(uow.db.scalars(select(model.id).where(*where)))
     assert len(ids) == 1
     return ids[0]
 
@@ -351,9 +353,9 @@ def test_the_messages_log_shows_texts_and_replies_and_filters_them(
     enrol(app, "Ana Lima", "(201) 555-0123")
     enrol(app, "Bo Chen", "(201) 555-0456")
     dispatcher.drain()  # the two welcome texts
-    TwoWay(app.settings, app.sessions, app.clock).inbound("+12015550456", "Running late, sorry", "SMr1")
-    with UnitOfWork(app.sessions) as uow:
-        texts = list(uow.session.scalars(select(Message)))
+    Replies(app.settings, app.database, app.clock).receive("+12015550456", "Running late, sorry", "SMr1")
+    with UnitOfWork(app.database) as uow:
+        texts = list(uow.db.scalars(select(Message)))
         assert len(texts) == 2
         status = texts[0].status
         welcome = str(escape(texts[0].body))  # as the page shows it
@@ -392,8 +394,8 @@ ALSO_GOOD = "Bo Chen,(201) 555-0456,America/Chicago,esk-trd,2026-03-10 09:00,ver
 
 
 def patients_count(app: App) -> int:
-    with UnitOfWork(app.sessions) as uow:
-        return uow.session.scalar(select(func.count()).select_from(Patient)) or 0
+    with UnitOfWork(app.database) as uow:
+        return uow.db.scalar(select(func.count()).select_from(Patient)) or 0
 
 
 def upload(client: TestClient, text: str, dry_run: bool = False) -> Response:
@@ -489,9 +491,16 @@ def test_the_preview_shows_the_plan_in_local_time_and_saving_plans_exactly_that(
     assert "Touch-up session 1" in html
     assert html.count('class="text-row ') >= 10
     assert patients_count(app) == 0
-    planned = app.clinic("test").preview(
-        EnrolRequest(
-            FORM["name"], FORM["phone"], FORM["timezone"], FORM["protocol"], FORM["first"], FORM["consent"]
+    planned = to_json(
+        app.clinic("test").preview(
+            EnrolRequest(
+                FORM["name"],
+                FORM["phone"],
+                FORM["timezone"],
+                FORM["protocol"],
+                FORM["first"],
+                FORM["consent"],
+            )
         )
     )
 
@@ -500,15 +509,15 @@ def test_the_preview_shows_the_plan_in_local_time_and_saving_plans_exactly_that(
     patient_id = int(saved.headers["location"].rsplit("/", 1)[1])
     page = staff.get(saved.headers["location"]).text
     assert "Enrolled; the course and its texts are planned." in page
-    detail = app.clinic("test").show(patient_id)
+    detail = to_json(app.clinic("test").show(patient_id))
     assert [(a["kind"], a["number"], a["starts_at"]) for a in planned["appointments"]] == [
         (a["kind"], a["number"], a["starts_at"]) for a in detail["appointments"]
     ]
     assert sorted((r["kind"], r["due_at"], r["status"], r["reason"]) for r in planned["reminders"]) == sorted(
         (r["kind"], r["due_at"], r["status"], r["reason"]) for r in detail["reminders"]
     )
-    with UnitOfWork(app.sessions) as uow:
-        actors = set(uow.session.scalars(select(AuditEntry.actor).where(AuditEntry.patient_id == patient_id)))
+    with UnitOfWork(app.database) as uow:
+        actors = set(uow.db.scalars(select(AuditEntry.actor).where(AuditEntry.patient_id == patient_id)))
     assert actors == {f"user:{EMAIL}"}
 
     again = post(staff, "/enrol", FORM)  # the same number, still in care
@@ -575,9 +584,9 @@ def test_each_action_on_the_patient_page_re_plans_the_texts(
     act("/discharge")
     assert "pending" not in {status for status, _ in reminders(app, pid).values()}
     assert reminders(app, pid)[prep_of[sessions[3]]] == ("cancelled", "discharged")
-    with UnitOfWork(app.sessions) as uow:
+    with UnitOfWork(app.database) as uow:
         actions = list(
-            uow.session.scalars(
+            uow.db.scalars(
                 select(AuditEntry.action).where(AuditEntry.actor == f"user:{EMAIL}").order_by(AuditEntry.id)
             )
         )

@@ -14,8 +14,8 @@ from scheduler.services.metrics import status
 from scheduler.store.heartbeat import record_tick
 from scheduler.store.models import Reminder
 from scheduler.store.uow import UnitOfWork
-from tests.fake_twilio import FakeTwilio
 from tests.support import FrozenClock
+from tests.support.fake_twilio import FakeTwilio
 
 
 def enrol(app: App, phone: str) -> None:
@@ -29,7 +29,7 @@ def test_metrics_need_no_sign_in_and_hold_no_patient_data(
 ) -> None:
     enrol(app, "+12015550123")
     dispatcher.drain()
-    record_tick(app.sessions, "host-1:42", clock.now(), clock.now(), 1)
+    record_tick(app.database, "host-1:42", clock.now(), clock.now(), 1)
     clock.advance(timedelta(seconds=30))
     response = client.get("/metrics")
     assert response.status_code == 200
@@ -54,20 +54,20 @@ def test_status_shows_how_far_behind_sending_is_and_stuck_claims(
     enrol(app, "+12015550123")
     enrol(app, "+12015550124")
     clock.advance(timedelta(minutes=10))  # both welcomes are now 10 minutes overdue
-    with UnitOfWork(app.sessions) as uow:
-        before = status(uow.session, clock.now())
+    with UnitOfWork(app.database) as uow:
+        before = status(uow.db, clock.now())
     assert before.due_now == 2
     assert before.oldest_due_age_seconds == 600.0
-    with UnitOfWork(app.sessions) as uow:
-        uow.session.execute(
+    with UnitOfWork(app.database) as uow:
+        uow.db.execute(
             update(Reminder)
             .where(Reminder.kind == "welcome", Reminder.patient_id == 1)
             .values(status="sending", claimed_by="dead", lease_until=clock.now() - timedelta(minutes=1))
         )
         uow.commit()
     dispatcher.drain()
-    with UnitOfWork(app.sessions) as uow:
-        after = status(uow.session, clock.now())
+    with UnitOfWork(app.database) as uow:
+        after = status(uow.db, clock.now())
     assert after.due_now == 0
     assert after.expired_leases == 0  # the expired claim was taken over and sent
     assert after.by_status["sent"] == 2

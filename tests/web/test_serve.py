@@ -12,7 +12,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tests.dispatch.test_processes import seed_due_welcomes, statuses
+from tests.support.processes import seed_due_welcomes, statuses
 
 REMINDERS = Path(sys.executable).parent / "reminders"
 

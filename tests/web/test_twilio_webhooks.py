@@ -13,21 +13,21 @@ from twilio.request_validator import RequestValidator
 
 from scheduler.app import App, build
 from scheduler.dispatch import Dispatcher
+from scheduler.serialize import to_json
 from scheduler.services import EnrolRequest
 from scheduler.store.models import Appointment, Message, Patient, Reminder, Reply
 from scheduler.store.uow import UnitOfWork
 from scheduler.web import create_app
-from tests.fake_twilio import FakeTwilio
-from tests.support import FrozenClock, make_settings
-from tests.web.conftest import Signer
+from tests.support import FrozenClock, Signer, make_settings
+from tests.support.fake_twilio import FakeTwilio
 
 PHONE = "+12015550123"
 
 
 def enrol(app: App, first: str = "2026-03-09 10:00") -> dict[str, Any]:
-    return app.clinic("test").enrol(
-        EnrolRequest("Ana Lima", PHONE, "America/New_York", "iv-6x-mwf", first, "intake-form")
-    )
+    request = EnrolRequest("Ana Lima", PHONE, "America/New_York", "iv-6x-mwf", first, "intake-form")
+    detail: dict[str, Any] = to_json(app.clinic("test").enrol(request))
+    return detail
 
 
 def inbound(client: TestClient, sign: Signer, body: str, sid: str = "SM1", **extra: str) -> Any:
@@ -46,22 +46,22 @@ def status(client: TestClient, sign: Signer, message_id: int, sid: str, state: s
 
 
 def reminder_rows(app: App, **where: Any) -> list[Reminder]:
-    with UnitOfWork(app.sessions) as uow:
+    with UnitOfWork(app.database) as uow:
         query = select(Reminder).order_by(Reminder.id)
         for name, value in where.items():
             query = query.where(getattr(Reminder, name) == value)
-        return list(uow.session.scalars(query))
+        return list(uow.db.scalars(query))
 
 
 def patient(app: App) -> Patient:
-    with UnitOfWork(app.sessions) as uow:
-        found = uow.session.scalars(select(Patient)).one()
+    with UnitOfWork(app.database) as uow:
+        found = uow.db.scalars(select(Patient)).one()
         return found
 
 
 def reply_count(app: App) -> int:
-    with UnitOfWork(app.sessions) as uow:
-        return uow.session.scalar(select(func.count()).select_from(Reply)) or 0
+    with UnitOfWork(app.database) as uow:
+        return uow.db.scalar(select(func.count()).select_from(Reply)) or 0
 
 
 # -- signatures ---------------------------------------------------------------------------------
@@ -182,8 +182,8 @@ def test_c_confirms_the_next_session_and_skips_its_confirm_text(
     first = detail["appointments"][0]["id"]
     response = inbound(client, sign, "c")
     assert "Thanks, you're confirmed for Mon Mar 9 at 10am." in response.text
-    with UnitOfWork(app.sessions) as uow:
-        appointment = uow.session.get(Appointment, first)
+    with UnitOfWork(app.database) as uow:
+        appointment = uow.db.get(Appointment, first)
         assert appointment is not None
         assert appointment.status == "confirmed"
     confirm = reminder_rows(app, appointment_id=first, kind="confirm")[0]
@@ -194,11 +194,11 @@ def test_r_records_a_change_request_for_staff(app: App, client: TestClient, sign
     detail = enrol(app)
     response = inbound(client, sign, "R")
     assert "Our team will contact you" in response.text
-    with UnitOfWork(app.sessions) as uow:
-        appointment = uow.session.get(Appointment, detail["appointments"][0]["id"])
+    with UnitOfWork(app.database) as uow:
+        appointment = uow.db.get(Appointment, detail["appointments"][0]["id"])
         assert appointment is not None
         assert appointment.change_requested_at is not None
-        reply = uow.session.scalars(select(Reply)).one()
+        reply = uow.db.scalars(select(Reply)).one()
         assert (reply.intent, reply.handled_at) == ("change", None)
 
 
@@ -215,10 +215,8 @@ def test_an_unrecognised_reply_gets_the_safe_answer_once_a_day_and_is_kept(
     clock.advance(timedelta(days=1))
     third = inbound(client, sign, "hello again", sid="SM3")
     assert "can't answer medical questions" in third.text
-    with UnitOfWork(app.sessions) as uow:
-        kept = [
-            (r.body, r.intent, r.handled_at) for r in uow.session.scalars(select(Reply).order_by(Reply.id))
-        ]
+    with UnitOfWork(app.database) as uow:
+        kept = [(r.body, r.intent, r.handled_at) for r in uow.db.scalars(select(Reply).order_by(Reply.id))]
     assert kept[0] == ("I feel dizzy after last time", "other", None)
     assert len(kept) == 3
 
@@ -244,8 +242,8 @@ def test_an_unknown_number_gets_no_answer_and_its_text_is_kept_for_staff(
     )
     assert response.status_code == 200
     assert "<Message>" not in response.text
-    with UnitOfWork(app.sessions) as uow:
-        kept = uow.session.scalars(select(Reply)).one()
+    with UnitOfWork(app.database) as uow:
+        kept = uow.db.scalars(select(Reply)).one()
         assert (kept.patient_id, kept.body, kept.auto_reply) == (None, "C", None)
 
 
@@ -270,8 +268,8 @@ def test_a_webhook_retried_by_twilio_acts_once(app: App, client: TestClient, sig
 def sent_welcome(app: App, dispatcher: Dispatcher) -> Message:
     enrol(app)
     dispatcher.drain()
-    with UnitOfWork(app.sessions) as uow:
-        return uow.session.scalars(select(Message)).one()
+    with UnitOfWork(app.database) as uow:
+        return uow.db.scalars(select(Message)).one()
 
 
 @pytest.mark.parametrize(
@@ -295,8 +293,8 @@ def test_callbacks_twice_and_out_of_order_end_in_the_right_status(
         assert status(client, sign, message.id, message.provider_sid, state, code).status_code == 204
     reminder = reminder_rows(app, kind="welcome")[0]
     assert reminder.status == final
-    with UnitOfWork(app.sessions) as uow:
-        stored = uow.session.get(Message, message.id)
+    with UnitOfWork(app.database) as uow:
+        stored = uow.db.get(Message, message.id)
         assert stored is not None
         assert stored.status == (sequence[0] if final == "failed" else final)
 
@@ -307,8 +305,8 @@ def test_a_callback_settles_a_send_whose_response_was_lost(
     fake_twilio.script(PHONE, delay=1.5, created=True, times=1)
     enrol(app)
     assert dispatcher.drain().unknown == 1
-    with UnitOfWork(app.sessions) as uow:
-        message = uow.session.scalars(select(Message)).one()
+    with UnitOfWork(app.database) as uow:
+        message = uow.db.scalars(select(Message)).one()
     assert message.provider_sid is None
     sid = fake_twilio.messages[0]["sid"]
     assert status(client, sign, message.id, sid, "delivered").status_code == 204
@@ -344,8 +342,8 @@ def test_a_transient_failure_is_retried_a_bounded_number_of_times(
 ) -> None:  # fmt: skip
     sent_welcome(app, dispatcher)
     for _ in range(3):
-        with UnitOfWork(app.sessions) as uow:
-            message = uow.session.scalars(select(Message).order_by(Message.id.desc())).first()
+        with UnitOfWork(app.database) as uow:
+            message = uow.db.scalars(select(Message).order_by(Message.id.desc())).first()
         assert message is not None
         assert message.provider_sid is not None
         status(client, sign, message.id, message.provider_sid, "undelivered", "30003")

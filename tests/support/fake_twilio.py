@@ -19,31 +19,23 @@ from types import TracebackType
 from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-OPENAPI_PATH = Path("/work/shared/twilio-openapi/twilio_api_v2010.json")
+from scheduler.clock import Clock, SystemClock
+
+# The Messages resource of Twilio's published OpenAPI document (see twilio_openapi/README.md).
+OPENAPI_PATH = Path(__file__).resolve().parent / "twilio_openapi" / "messages.json"
 MESSAGES_PATH = "/2010-04-01/Accounts/{AccountSid}/Messages.json"
-# Copied from the OpenAPI document (twilio-oai d50069b); used only when it cannot be read.
-_CREATE_NAMES = (
-    "To StatusCallback ApplicationSid MaxPrice ProvideFeedback Attempt ValidityPeriod ForceDelivery"
-    " ContentRetention AddressRetention SmartEncoded PersistentAction TrafficType ShortenUrls"
-    " ScheduleType SendAt SendAsMms ContentVariables RiskCheck From FallbackFrom MessagingServiceSid"
-    " Body MediaUrl ContentSid"
-)
-_LIST_NAMES = "To From DateSent DateSent< DateSent> PageSize Page PageToken"
-BUILTIN_CREATE_FIELDS = frozenset(_CREATE_NAMES.split())
-BUILTIN_LIST_PARAMS = frozenset(_LIST_NAMES.split())
 
 
-def _load_fields() -> tuple[frozenset[str], frozenset[str], str]:
-    try:
-        ops = json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))["paths"][MESSAGES_PATH]
-        form = ops["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"]
-        query = [p["name"] for p in ops["get"]["parameters"] if p["in"] == "query"]
-        return frozenset(form["schema"]["properties"]), frozenset(query), "openapi"
-    except (OSError, ValueError, KeyError, TypeError):
-        return BUILTIN_CREATE_FIELDS, BUILTIN_LIST_PARAMS, "builtin"
+def load_fields(path: Path = OPENAPI_PATH) -> tuple[frozenset[str], frozenset[str]]:
+    """The form fields Twilio's document lists for creating a message, and the query parameters
+    for listing messages. Fails loudly: a fake that checked nothing would let any request pass."""
+    ops = json.loads(path.read_text(encoding="utf-8"))["paths"][MESSAGES_PATH]
+    form = ops["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"]
+    query = [p["name"] for p in ops["get"]["parameters"] if p["in"] == "query"]
+    return frozenset(form["schema"]["properties"]), frozenset(query)
 
 
-CREATE_FIELDS, LIST_PARAMS, FIELDS_SOURCE = _load_fields()
+CREATE_FIELDS, LIST_PARAMS = load_fields()
 _ROUTE = re.compile(r"^/2010-04-01/Accounts/(?P<sid>AC[0-9a-fA-F]{32})/Messages\.json$")
 _E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 _MG_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
@@ -105,13 +97,18 @@ def _error(code: int, status: int = 400, message: str | None = None) -> _Reply:
 class FakeTwilio:
     """Serves on 127.0.0.1 on a free port from construction; a context manager, or call `stop()`."""
 
-    def __init__(self, *, fault_rate: float = 0.0, seed: int = 0, latency: float = 0.0) -> None:
+    def __init__(
+        self, *, fault_rate: float = 0.0, seed: int = 0, latency: float = 0.0, clock: Clock | None = None
+    ) -> None:
         if latency < 0:
             raise ValueError("latency must not be negative")
         self.account_sid = "AC" + secrets.token_hex(16)
         self.auth_token = secrets.token_hex(16)
         self.fault_rate = fault_rate  # share of unscripted POSTs answered 429 or 500, creating nothing
         self.latency = latency  # seconds every POST waits before it is handled and answered
+        # Messages are stamped with this clock's time: the app's, so that tests on a frozen clock
+        # see the dates Twilio would give them.
+        self.clock: Clock = clock or SystemClock()
         self.messages: list[dict[str, Any]] = []
         self.attempts: list[Attempt] = []
         self.requests = 0
@@ -199,7 +196,7 @@ class FakeTwilio:
         return reply
 
     def _record(self, form: dict[str, str]) -> dict[str, Any]:
-        sid, now = "SM" + secrets.token_hex(16), format_datetime(datetime.now(UTC))
+        sid, now = "SM" + secrets.token_hex(16), format_datetime(self.clock.now().astimezone(UTC))
         uri, service = (
             f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}",
             form.get("MessagingServiceSid"),

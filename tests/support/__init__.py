@@ -1,11 +1,26 @@
-"""Test helpers: a frozen clock that can advance, and settings for tests."""
+"""What the tests share: a frozen clock that can advance, settings, and the types of the factories
+that conftest fixtures hand out. Helpers for one kind of test live beside this module
+(`fake_twilio`, `processes`, `sms`, `browser`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from scheduler.config import Settings
+from scheduler.dispatch import Dispatcher
+from scheduler.sms import TwilioSender
+
+# The public URL the web tests' app believes it has; Twilio signs webhooks against it.
+PUBLIC = "https://reminders.example.org"
+# X-Twilio-Signature for a form posted to a path (with its query) on PUBLIC.
+Signer = Callable[[str, dict[str, str]], str]
+# Builds a dispatcher wired to the fake Twilio: a worker name, `wrap` (a sender around the Twilio
+# sender, see `senders`) and DispatchOptions fields as keywords.
+DispatcherFactory = Callable[..., Dispatcher]
+# Builds a TwilioSender for the fake Twilio; keywords override its defaults.
+SenderFactory = Callable[..., TwilioSender]
 
 
 class FrozenClock:

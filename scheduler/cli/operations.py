@@ -1,0 +1,138 @@
+"""Commands that run the service: migrations, dispatching, the worker, the web app, status."""
+
+from __future__ import annotations
+
+import json
+import signal
+
+import click
+
+from scheduler.cli.base import cli, configure_logging, json_option, opened
+
+
+@cli.group()
+def db() -> None:
+    """Manage the database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every database migration (safe to run again)."""
+    from scheduler.app import load_settings
+    from scheduler.store.db import upgrade
+
+    upgrade(load_settings().database_url)
+    click.echo("database is up to date")
+
+
+@cli.command()
+@click.option("--once", is_flag=True, required=True, help="Send what is due now, then exit.")
+@json_option
+def dispatch(once: bool, as_json: bool) -> None:
+    """Send every text that is due now, then exit (for cron, operators and tests).
+
+    Prints what happened: claimed, sent, retry, failed, expired, skipped, deferred (outside the
+    send window) and unknown (outcome to be reconciled).
+    """
+    from scheduler.runner import make_dispatcher
+
+    configure_logging()
+    with opened() as app:
+        dispatcher = make_dispatcher(app)
+        try:
+            counts = dispatcher.reconcile()
+            counts.merge(dispatcher.drain())
+        finally:
+            dispatcher.close()
+    result = counts.as_dict()
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        click.echo(", ".join(f"{k} {v}" for k, v in result.items()))
+
+
+@cli.command()
+@click.option("--demo", "with_demo", is_flag=True, help="Enrol a demo patient first if there are none.")
+def worker(with_demo: bool) -> None:
+    """Run a worker: dispatch due texts every DISPATCH_INTERVAL_SECONDS, settle unknown sends and
+    book next touch-ups. Stops cleanly on SIGTERM or Ctrl-C."""
+    from scheduler.demo import ensure_demo
+    from scheduler.runner import run_worker
+
+    configure_logging()
+    with opened() as app:
+        click.echo(
+            f"worker: {app.settings.effective_sms_backend} SMS backend, "
+            f"database {app.engine.url.render_as_string(hide_password=True)}"
+        )
+        if with_demo:
+            detail = ensure_demo(app)
+            click.echo(f"demo patient {detail.patient.id} ({detail.patient.timezone})")
+        run_worker(app)
+
+
+@cli.command("status")
+@json_option
+def status_(as_json: bool) -> None:
+    """How sending is doing: oldest due text, stuck claims, unknown/failed/expired, workers."""
+    from scheduler.serialize import dumps
+    from scheduler.services.metrics import status
+    from scheduler.store.uow import UnitOfWork
+
+    with opened() as app, UnitOfWork(app.database) as uow:
+        result = status(uow.db, app.clock.now())
+    if as_json:
+        click.echo(dumps(result))
+        return
+    oldest = result.oldest_due_age_seconds
+    click.echo(f"due now: {result.due_now}" + (f" (oldest {oldest:.0f} s overdue)" if oldest else ""))
+    click.echo(f"planned for later: {result.pending_later}")
+    click.echo(f"claims with an expired lease: {result.expired_leases}")
+    click.echo("by status: " + ", ".join(f"{k} {v}" for k, v in result.by_status.items()))
+    click.echo(f"sent per minute (last 5 min): {result.sent_per_minute:.1f}")
+    for w in result.workers:
+        click.echo(f"worker {w.worker}: last tick {w.last_tick_age_seconds:.0f} s ago, {w.sent_total} sent")
+    if not result.workers:
+        click.echo("no worker has run yet")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port.")
+@click.option("--demo", "with_demo", is_flag=True, help="Enrol a demo patient first if there are none.")
+@click.option("--no-worker", is_flag=True, help="Serve only; texts are sent by separate workers.")
+def serve(host: str, port: int, with_demo: bool, no_worker: bool) -> None:
+    """Run the web app (admin pages, JSON API, Twilio webhooks, health check) with a worker in
+    the same process. On a database with no staff accounts, it creates an admin first and prints
+    its one-time password.
+
+    Stops cleanly on SIGTERM or Ctrl-C, finishing the sends in flight.
+    """
+    import uvicorn
+
+    from scheduler.demo import ensure_demo
+    from scheduler.services.accounts import Accounts
+    from scheduler.web import create_app
+
+    configure_logging()
+    with opened() as app:
+        if with_demo:
+            detail = ensure_demo(app)
+            click.echo(f"demo patient {detail.patient.id} ({detail.patient.timezone})")
+        first = Accounts(app.database, app.clock).ensure_first_admin()
+        if first is not None:
+            click.echo(f"created the first admin account: {first[0]}, password (shown once): {first[1]}")
+        web = create_app(app, run_worker=not no_worker)
+        config = uvicorn.Config(web, host=host, port=port, log_level="info", access_log=False)
+        server = uvicorn.Server(config)
+        click.echo(
+            f"serving on http://{host}:{port}/ ({app.settings.effective_sms_backend} SMS backend"
+            f"{'' if no_worker else ', worker included'}); Twilio webhooks: /twilio/status, "
+            "/twilio/inbound"
+        )
+        # uvicorn shuts down gracefully on SIGTERM/SIGINT, then raises the signal again for the
+        # handler that was installed before it; that handler lets the command exit with 0.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: None)
+        server.run()
+        click.echo("stopped")

@@ -1,0 +1,117 @@
+"""What a worker's dispatcher shares with its parts: settings, the database, the sender, its options,
+the running tallies, and whether it is stopping or halted."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import sessionmaker
+
+from scheduler.clock import Clock
+from scheduler.config import Settings
+from scheduler.domain.outcomes import RetryPolicy
+from scheduler.domain.protocols import Protocol
+from scheduler.sms import SmsSender
+
+
+@dataclass(frozen=True)
+class DispatchOptions:
+    # Texts claimed, gated and recorded together: fewer transactions per text. Even if every send
+    # in a batch timed out (10 s), batch / threads sends in a row stay inside the lease.
+    batch_size: int = 100
+    threads: int = 4
+    lease: timedelta = timedelta(minutes=5)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # How long a send whose outcome is unknown waits before the reconciler looks it up.
+    reconcile_after: timedelta = timedelta(minutes=2)
+    # After an authentication or account error, how long sending stays halted.
+    config_pause: timedelta = timedelta(minutes=10)
+
+
+@dataclass
+class Counts:
+    claimed: int = 0
+    sent: int = 0
+    retry: int = 0
+    failed: int = 0
+    expired: int = 0
+    skipped: int = 0
+    deferred: int = 0
+    unknown: int = 0
+    # The drain stopped because its time was up, not because nothing more was due.
+    backlog: bool = field(default=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            setattr(self, name, getattr(self, name) + n)
+
+    def merge(self, other: Counts) -> None:
+        for name in self.as_dict():
+            self.add(name, getattr(other, name))
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if not f.name.startswith("_") and f.name != "backlog"
+        }
+
+
+class RateLimiter:
+    """A token bucket shared by the sender threads: at most `rate` sends a second."""
+
+    def __init__(self, rate: float) -> None:
+        self._interval = 1.0 / rate
+        self._next = time.monotonic()
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            slot = max(self._next, now)
+            self._next = slot + self._interval
+        if slot > now:
+            time.sleep(slot - now)
+
+
+class SendContext:
+    def __init__(
+        self,
+        settings: Settings,
+        protocols: Mapping[str, Protocol],
+        database: sessionmaker[DbSession],
+        sender: SmsSender,
+        clock: Clock,
+        worker: str,
+        options: DispatchOptions,
+        rng: random.Random,
+    ) -> None:
+        self.settings = settings
+        self.protocols = protocols
+        self.database = database
+        self.sender = sender
+        self.clock = clock
+        self.worker = worker
+        self.options = options
+        self.rng = rng
+        self.limiter = RateLimiter(settings.send_rate_per_second)
+        self.stopping = threading.Event()
+        self.halted_until: datetime | None = None
+
+    def halted(self, now: datetime) -> bool:
+        """Whether sending is halted after an account error (see `DispatchOptions.config_pause`)."""
+        return self.halted_until is not None and now < self.halted_until
+
+    def halt(self, now: datetime) -> None:
+        self.halted_until = now + self.options.config_pause
+
+    def holding_back(self, now: datetime) -> bool:
+        """True when no new send may start: the worker is stopping, or sending is halted."""
+        return self.stopping.is_set() or self.halted(now)

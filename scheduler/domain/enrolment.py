@@ -1,0 +1,119 @@
+"""The rules an enrolment must meet, checked once for every way in (CLI, API, CSV, web form).
+
+Every problem is collected, so a form or an API answer can show all of them at once; the messages
+never quote a phone number.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from scheduler.domain.phones import parse_mobile
+from scheduler.domain.protocols import Protocol, find_protocol
+from scheduler.domain.timeutil import parse_local, to_utc, zone
+from scheduler.errors import InvalidInput
+
+MAX_NAME = 100
+MAX_CONSENT = 200
+# How far ahead a first session may be booked.
+HORIZON = timedelta(days=366)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class EnrolRequest:
+    """An enrolment as it was typed: every field as text (the interval may already be a number)."""
+
+    name: str
+    phone: str
+    timezone: str
+    protocol: str
+    first: str  # wall-clock time in the patient's zone, YYYY-MM-DD HH:MM
+    consent: str
+    interval_days: int | str | None = None
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """An enrolment that meets every rule, in stored form."""
+
+    name: str
+    phone: str  # E.164
+    timezone: str  # an IANA name
+    protocol: Protocol
+    first_local: datetime  # naive wall-clock time in `timezone`
+    consent: str
+    interval_days: int | None
+
+
+def check_enrolment(
+    request: EnrolRequest, protocols: Mapping[str, Protocol], region: str, now: datetime
+) -> Enrolment:
+    """`request` in stored form, or InvalidInput with every problem, each under its field."""
+    problems: dict[str, str] = {}
+
+    def check(name: str, read: Callable[[], T]) -> T | None:
+        try:
+            return read()
+        except InvalidInput as exc:
+            problems.setdefault(exc.field or name, str(exc))
+            return None
+
+    name = check("name", lambda: _name(request.name))
+    phone = check("phone", lambda: parse_mobile(request.phone, region))
+    tz = check("timezone", lambda: zone(request.timezone.strip()))
+    protocol = check("protocol", lambda: find_protocol(protocols, request.protocol.strip()))
+    first = check("first", lambda: parse_local(request.first, "first"))
+    consent = check("consent", lambda: _consent(request.consent))
+    interval = check("interval", lambda: _interval(request.interval_days, protocol))
+    if first is not None and tz is not None:
+        starts_at = to_utc(first, tz)
+        if starts_at <= now:
+            problems["first"] = f"the first session ({request.first.strip()} {tz.key}) is in the past"
+        elif starts_at > now + HORIZON:
+            problems["first"] = "the first session is more than a year away"
+    if problems:
+        raise InvalidInput(problems=problems)
+    if name is None or phone is None or tz is None or protocol is None or first is None or consent is None:
+        raise AssertionError("a field without a value reported no problem")
+    return Enrolment(name, phone, tz.key, protocol, first, consent, interval)
+
+
+def _name(name: str) -> str:
+    if not name.strip():
+        raise InvalidInput("name is required", field="name")
+    if len(name) > MAX_NAME:
+        raise InvalidInput(f"name is longer than {MAX_NAME} characters", field="name")
+    if _CONTROL.search(name):
+        raise InvalidInput("name contains control characters", field="name")
+    return name
+
+
+def _consent(consent: str) -> str:
+    source = consent.strip()
+    if not source:
+        raise InvalidInput("consent source is required (how the patient agreed to texts)", field="consent")
+    if len(source) > MAX_CONSENT or _CONTROL.search(source):
+        raise InvalidInput("consent source is too long or has control characters", field="consent")
+    return source
+
+
+def _interval(value: int | str | None, protocol: Protocol | None) -> int | None:
+    if isinstance(value, str):
+        text = value.strip()
+        if text and not (text.isascii() and text.isdigit()):
+            raise InvalidInput("the touch-up interval must be a whole number of days", field="interval")
+        value = int(text) if text else None
+    if protocol is None:
+        return value
+    if value is None:
+        return protocol.touch_up_days
+    problem = protocol.interval_problem(value)
+    if problem:
+        raise InvalidInput(problem, field="interval")
+    return value

@@ -1,0 +1,82 @@
+"""Applying what the provider said: a verdict on one text, and what it means for its patient.
+
+`scheduler.domain.outcomes` decides; this module writes the decision down, in the caller's
+transaction, with the same audit entry whether the news came with a send, in a delivery report or
+from reconciliation, and whether a patient's STOP or the provider's 21610 brought it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy.orm import Session as DbSession
+
+from scheduler.config import Settings
+from scheduler.domain.outcomes import PatientEffect, Verdict
+from scheduler.domain.states import Reason
+from scheduler.services.audit import PROVIDER, audit
+from scheduler.services.planning import replan
+from scheduler.store.models import Patient, Reminder
+
+log = logging.getLogger("scheduler.outcomes")
+
+
+def apply_verdict(
+    db: DbSession,
+    settings: Settings,
+    reminder: Reminder,
+    patient: Patient,
+    verdict: Verdict,
+    code: int | None,
+    now: datetime,
+) -> None:
+    """Give `reminder` its verdict (ending any claim on it) and carry out its effect on `patient`."""
+    reminder.status = verdict.status
+    reminder.reason = verdict.reason
+    reminder.error_code = code
+    reminder.claimed_by = None
+    reminder.lease_until = None
+    reminder.updated_at = now
+    if verdict.retry_at is not None:
+        reminder.due_at = verdict.retry_at
+    if not verdict.counts_attempt:
+        reminder.attempts = max(0, reminder.attempts - 1)
+    details: dict[str, object] = {"code": code}
+    if verdict.effect is PatientEffect.OPT_OUT:
+        opt_out(db, settings, patient, now, PROVIDER, details)
+    elif verdict.effect is PatientEffect.FLAG_NUMBER:
+        flag_number(db, settings, patient, now, details)
+    if verdict.reason is Reason.PROVIDER_CONFIG:
+        log.critical("the provider refused reminder %s for an account reason (code %s)", reminder.id, code)
+
+
+def opt_out(
+    db: DbSession,
+    settings: Settings,
+    patient: Patient,
+    now: datetime,
+    actor: str,
+    details: dict[str, object] | None = None,
+) -> bool:
+    """Stop texting `patient`: every pending text is cancelled. False when they already were."""
+    if patient.opted_out_at is not None:
+        return False
+    patient.opted_out_at = now
+    patient.updated_at = now
+    replan(db, patient, settings, now, Reason.OPTED_OUT)
+    audit(db, now, actor, "opt-out", patient.id, details=details)
+    return True
+
+
+def flag_number(
+    db: DbSession, settings: Settings, patient: Patient, now: datetime, details: dict[str, object]
+) -> bool:
+    """Mark the patient's number as unable to take texts, for staff; pending texts are cancelled."""
+    if patient.phone_invalid_at is not None:
+        return False
+    patient.phone_invalid_at = now
+    patient.updated_at = now
+    replan(db, patient, settings, now, Reason.PHONE_INVALID)
+    audit(db, now, PROVIDER, "phone-invalid", patient.id, details=details)
+    return True

@@ -1,0 +1,280 @@
+"""Patients as the staff pages show them: the searchable list, one patient's page, the enrol preview
+and the log of texts and replies."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, func, select, true
+from sqlalchemy.orm import selectinload
+
+from scheduler.domain.enrolment import EnrolRequest
+from scheduler.domain.states import UPCOMING, AppointmentStatus, Attention, HoldReason, PatientStatus
+from scheduler.domain.timeutil import zone
+from scheduler.errors import InvalidInput, NotFound
+from scheduler.services.base import Service, get_patient
+from scheduler.services.enrolment import Enrolling
+from scheduler.services.records import matching_status, patient_filter
+from scheduler.services.results import PatientDetail, patient_record
+from scheduler.services.timeline import (
+    LOG_SHOWS,
+    MESSAGE_STATUSES,
+    REPLY_INTENTS,
+    LogEntry,
+    SessionEntry,
+    TextEntry,
+    message_log,
+    session_label,
+    texts_by_session,
+)
+from scheduler.store.models import Appointment, AuditEntry, Patient
+from scheduler.store.uow import UnitOfWork
+
+LIST_LIMIT = 200
+_DIGITS_ONLY = re.compile(r"[\d\s().+-]+")
+
+
+@dataclass(frozen=True)
+class PatientRow:
+    id: int
+    name: str
+    phone: str
+    protocol: str
+    status: PatientStatus
+    opted_out: bool
+    attention: Attention | None
+    next_session: datetime | None  # in the patient's zone
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    at: datetime  # in the patient's zone
+    actor: str
+    action: str
+    session: str | None
+
+
+@dataclass(frozen=True)
+class PatientPage:
+    id: int
+    name: str
+    phone: str
+    timezone: str
+    now: datetime  # in the patient's zone
+    protocol: str
+    protocol_name: str
+    status: PatientStatus
+    interval_days: int | None
+    interval_range: tuple[int, int] | None
+    consent: str
+    opted_out: bool
+    phone_invalid: bool
+    hold_reason: HoldReason | None
+    welcome: list[TextEntry]
+    sessions: list[SessionEntry]
+    log: list[LogEntry]
+    history: list[HistoryEntry]
+
+    @property
+    def can_pause(self) -> bool:
+        return self.status == PatientStatus.ACTIVE
+
+    @property
+    def can_resume(self) -> bool:
+        return self.status == PatientStatus.PAUSED or (
+            self.status == PatientStatus.ACTIVE and self.hold_reason is not None
+        )
+
+    @property
+    def can_discharge(self) -> bool:
+        return self.status in (PatientStatus.ACTIVE, PatientStatus.PAUSED)
+
+
+@dataclass(frozen=True)
+class EnrolPreview:
+    name: str
+    phone: str
+    timezone: str
+    protocol: str
+    protocol_name: str
+    interval_days: int | None
+    consent: str
+    welcome: list[TextEntry]
+    sessions: list[SessionEntry] = field(default_factory=list)
+
+
+class PatientPages(Service):
+    def find_patients(self, query: str = "", status: str | None = None) -> list[PatientRow]:
+        """Patients whose name contains `query`, or whose number ends in it when it is digits."""
+        wanted = patient_filter(status)
+        now = self.clock.now()
+        statement = (
+            select(Patient)
+            .options(selectinload(Patient.appointments))
+            .where(_matching(query), matching_status(wanted))
+            .order_by(Patient.name, Patient.id)
+            .limit(LIST_LIMIT)
+        )
+        with UnitOfWork(self.database) as uow:
+            rows = []
+            for patient in uow.db.scalars(statement):
+                tz = zone(patient.timezone)
+                upcoming = [
+                    a.starts_at for a in patient.appointments if a.status in UPCOMING and a.starts_at > now
+                ]
+                next_session = min(upcoming, default=None)
+                rows.append(
+                    PatientRow(
+                        id=patient.id,
+                        name=patient.name,
+                        phone=patient.phone,
+                        protocol=patient.protocol,
+                        status=patient.status,
+                        opted_out=patient.opted_out_at is not None,
+                        attention=patient.attention,
+                        next_session=None if next_session is None else next_session.astimezone(tz),
+                    )
+                )
+            return rows
+
+    def patient_page(self, patient_id: int) -> PatientPage:
+        now = self.clock.now()
+        with UnitOfWork(self.database) as uow:
+            db = uow.db
+            patient = get_patient(db, patient_id)
+            tz = zone(patient.timezone)
+            record = patient_record(db, patient)
+            texts = texts_by_session(record.reminders, tz, record.messages)
+            in_care = patient.status != PatientStatus.DISCHARGED
+            sessions = [
+                SessionEntry(
+                    id=a.id,
+                    label=session_label(a.kind, a.number),
+                    when=a.starts_at.astimezone(tz),
+                    status=a.status,
+                    status_reason=a.status_reason,
+                    confirmed=a.confirmed_at is not None,
+                    change_requested=a.change_requested_at is not None,
+                    can_reschedule=in_care and (a.status in UPCOMING or a.status == AppointmentStatus.MISSED),
+                    can_cancel=a.status in UPCOMING,
+                    can_record_outcome=in_care
+                    and a.status != AppointmentStatus.CANCELLED
+                    and a.starts_at <= now,
+                    texts=texts.get(a.id, []),
+                )
+                for a in patient.appointments
+            ]
+            protocol = self.protocols.get(patient.protocol)
+            history = db.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.patient_id == patient.id)
+                .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+                .limit(30)
+            )
+            labels = {a.id: session_label(a.kind, a.number) for a in patient.appointments}
+            return PatientPage(
+                id=patient.id,
+                name=patient.name,
+                phone=patient.phone,
+                timezone=patient.timezone,
+                now=now.astimezone(tz),
+                protocol=patient.protocol,
+                protocol_name=protocol.name if protocol else patient.protocol,
+                status=patient.status,
+                interval_days=patient.touch_up_interval_days,
+                interval_range=(
+                    (protocol.touch_up_min_days, protocol.touch_up_max_days)
+                    if protocol is not None and protocol.touch_up_days is not None
+                    else None
+                ),
+                consent=patient.consent_source,
+                opted_out=patient.opted_out_at is not None,
+                phone_invalid=patient.phone_invalid_at is not None,
+                hold_reason=patient.hold_reason,
+                welcome=texts.get(None, []),
+                sessions=sessions,
+                log=message_log(db, [patient.id], None, None, None),
+                history=[
+                    HistoryEntry(
+                        e.at.astimezone(tz),
+                        e.actor,
+                        e.action,
+                        labels.get(e.appointment_id) if e.appointment_id else None,
+                    )
+                    for e in history
+                ],
+            )
+
+    def appointment_patient(self, appointment_id: int) -> int:
+        """The id of the patient a session belongs to; NotFound if there is no such session."""
+        with UnitOfWork(self.database) as uow:
+            patient_id = uow.db.scalar(select(Appointment.patient_id).where(Appointment.id == appointment_id))
+        if patient_id is None:
+            raise NotFound(f"no session with id {appointment_id}")
+        return patient_id
+
+    def message_log(self, show: str = "all", status: str = "", query: str = "") -> list[LogEntry]:
+        """Texts sent and replies received, newest first: `show` is all, texts or replies;
+        `status` a message status or a reply intent; `query` a name or the number's last digits."""
+        if show not in LOG_SHOWS:
+            raise InvalidInput("show must be all, texts or replies", field="show")
+        if status and status not in (*MESSAGE_STATUSES, *REPLY_INTENTS):
+            raise InvalidInput(f"unknown status {status[:30]!r}", field="status")
+        with UnitOfWork(self.database) as uow:
+            db = uow.db
+            patient_ids = (
+                list(db.scalars(select(Patient.id).where(_matching(query)))) if query.strip() else None
+            )
+            return message_log(db, patient_ids, show, status or None, LIST_LIMIT)
+
+    def preview_enrolment(self, request: EnrolRequest) -> EnrolPreview:
+        """The sessions and texts enrolling `request` would plan; nothing is written. Raises
+        InvalidInput, naming every field with a problem, where `enrol` would refuse."""
+        enrolling = Enrolling(self.settings, self.protocols, self.database, self.clock, self.actor)
+        return self.enrol_preview(enrolling.preview(request))
+
+    def enrol_preview(self, planned: PatientDetail) -> EnrolPreview:
+        p = planned.patient
+        tz = zone(p.timezone)
+        texts = texts_by_session(planned.reminders, tz)
+        sessions = [
+            SessionEntry(
+                id=None,
+                label=session_label(a.kind, a.number),
+                when=a.local_start,
+                status=a.status,
+                status_reason=None,
+                confirmed=False,
+                change_requested=False,
+                can_reschedule=False,
+                can_cancel=False,
+                can_record_outcome=False,
+                texts=texts.get(a.id, []),
+            )
+            for a in planned.appointments
+        ]
+        protocol = self.protocol(p.protocol)
+        return EnrolPreview(
+            name=p.name,
+            phone=p.phone,
+            timezone=p.timezone,
+            protocol=protocol.id,
+            protocol_name=protocol.name,
+            interval_days=p.touch_up_interval_days,
+            consent=p.consent,
+            welcome=texts.get(None, []),
+            sessions=sessions,
+        )
+
+
+def _matching(query: str) -> ColumnElement[bool]:
+    """Patients whose name contains `query`, or whose number ends in its digits."""
+    text = query.strip()[:100]
+    if not text:
+        return true()
+    digits = re.sub(r"\D", "", text)
+    if _DIGITS_ONLY.fullmatch(text) and digits:
+        return Patient.phone.endswith(digits)
+    return func.lower(Patient.name).contains(text.lower(), autoescape=True)

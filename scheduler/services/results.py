@@ -1,0 +1,176 @@
+"""What the clinic's operations answer: a patient, their sessions, texts and messages, typed.
+
+These hold real datetimes and enums. They are turned into JSON once, at the edges, by
+`scheduler.serialize`: the CLI's `--json` and the API print the same shapes. Instants are ISO 8601
+in UTC (`...+00:00`); `local_start` carries the patient's offset.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from sqlalchemy import select
+from sqlalchemy.orm import Session as DbSession
+
+from scheduler.domain.states import (
+    AppointmentStatus,
+    Attention,
+    PatientStatus,
+    ReminderKind,
+    ReminderStatus,
+    SessionKind,
+)
+from scheduler.domain.timeutil import zone
+from scheduler.store.models import Appointment, Message, Patient, Reminder
+
+# An aware instant, written as `datetime.isoformat()` writes it (`+00:00`, never `Z`).
+Instant = Annotated[
+    datetime,
+    PlainSerializer(lambda value: value.isoformat(), return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+
+
+class Result(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class PatientView(Result):
+    id: int
+    name: str
+    phone: str = Field(description="E.164", examples=["+12015550123"])
+    timezone: str = Field(examples=["America/New_York"])
+    protocol: str = Field(examples=["iv-6x-mwf"])
+    status: PatientStatus
+    touch_up_interval_days: int | None = Field(description="null for a protocol without touch-ups.")
+    consent: str = Field(description="How the patient agreed to texts.")
+    opted_out: bool = Field(description="The patient replied STOP; no texts go out.")
+    phone_invalid: bool = Field(description="The carrier reported that the number cannot take texts.")
+    attention: Attention | None = Field(description="Why staff need to act, or null.")
+
+    @classmethod
+    def of(cls, patient: Patient) -> PatientView:
+        return cls(
+            id=patient.id,
+            name=patient.name,
+            phone=patient.phone,
+            timezone=patient.timezone,
+            protocol=patient.protocol,
+            status=patient.status,
+            touch_up_interval_days=patient.touch_up_interval_days,
+            consent=patient.consent_source,
+            opted_out=patient.opted_out_at is not None,
+            phone_invalid=patient.phone_invalid_at is not None,
+            attention=patient.attention,
+        )
+
+
+class AppointmentView(Result):
+    id: int
+    kind: SessionKind
+    number: int = Field(description="1, 2, ... within its kind")
+    starts_at: Instant = Field(description="The start, in UTC.", examples=["2026-03-09T14:00:00+00:00"])
+    local_start: Instant = Field(
+        description="The start in the patient's time zone, with its offset.",
+        examples=["2026-03-09T10:00:00-04:00"],
+    )
+    status: AppointmentStatus
+
+    @classmethod
+    def of(cls, appointment: Appointment, tz_name: str) -> AppointmentView:
+        return cls(
+            id=appointment.id,
+            kind=appointment.kind,
+            number=appointment.number,
+            starts_at=appointment.starts_at,
+            local_start=appointment.starts_at.astimezone(zone(tz_name)),
+            status=appointment.status,
+        )
+
+
+class ReminderView(Result):
+    id: int
+    appointment_id: int | None = Field(description="null for texts about no one session (the welcome).")
+    kind: ReminderKind
+    due_at: Instant = Field(description="When it is planned to go out, in UTC.")
+    deadline: Instant | None = Field(description="After this it is too late to send, in UTC; or null.")
+    status: ReminderStatus
+    reason: str | None = Field(description="Why it was cancelled, skipped, expired or failed, or null.")
+    attempts: int
+
+    @classmethod
+    def of(cls, reminder: Reminder) -> ReminderView:
+        return cls(
+            id=reminder.id,
+            appointment_id=reminder.appointment_id,
+            kind=reminder.kind,
+            due_at=reminder.due_at,
+            deadline=reminder.deadline,
+            status=reminder.status,
+            reason=reminder.reason,
+            attempts=reminder.attempts,
+        )
+
+
+class MessageView(Result):
+    id: int
+    reminder_id: int | None
+    to: str = Field(description="E.164")
+    body: str
+    status: str = Field(description="The provider's delivery status, e.g. `sent`, `delivered`, `failed`.")
+    provider_sid: str | None
+    error_code: int | None = Field(description="The provider's error code, or null.")
+    created_at: Instant = Field(description="When it was handed to the provider, in UTC.")
+
+    @classmethod
+    def of(cls, message: Message) -> MessageView:
+        return cls(
+            id=message.id,
+            reminder_id=message.reminder_id,
+            to=message.to,
+            body=message.body,
+            status=message.status,
+            provider_sid=message.provider_sid,
+            error_code=message.error_code,
+            created_at=message.created_at,
+        )
+
+
+class PatientDetail(Result):
+    """A patient with every session and planned text (what `enrol --json` prints)."""
+
+    patient: PatientView
+    appointments: list[AppointmentView]
+    reminders: list[ReminderView]
+
+
+class PatientRecord(PatientDetail):
+    """A patient with sessions, planned texts and the messages sent (what `show --json` prints)."""
+
+    messages: list[MessageView]
+
+
+def patient_detail(db: DbSession, patient: Patient) -> PatientDetail:
+    return PatientDetail(
+        patient=PatientView.of(patient),
+        appointments=[AppointmentView.of(a, patient.timezone) for a in patient.appointments],
+        reminders=[ReminderView.of(r) for r in _reminders(db, patient.id)],
+    )
+
+
+def patient_record(db: DbSession, patient: Patient) -> PatientRecord:
+    messages = db.scalars(select(Message).where(Message.patient_id == patient.id).order_by(Message.id))
+    return PatientRecord(
+        **dict(patient_detail(db, patient)),
+        messages=[MessageView.of(m) for m in messages],
+    )
+
+
+def _reminders(db: DbSession, patient_id: int) -> list[Reminder]:
+    return list(
+        db.scalars(
+            select(Reminder).where(Reminder.patient_id == patient_id).order_by(Reminder.due_at, Reminder.id)
+        )
+    )

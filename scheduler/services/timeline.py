@@ -1,0 +1,141 @@
+"""A patient's course as staff read it: sessions with their texts, and the log of texts and replies.
+
+Times are aware datetimes already in the patient's zone; the pages format them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session as DbSession
+
+from scheduler.domain.states import MessageStatus, ReminderKind, ReplyIntent, SessionKind
+from scheduler.domain.timeutil import zone
+from scheduler.services.results import MessageView, ReminderView
+from scheduler.store.models import Message, Patient, Reminder, Reply
+
+MESSAGE_STATUSES = tuple(MessageStatus)
+REPLY_INTENTS = tuple(ReplyIntent)
+LOG_SHOWS = ("all", "texts", "replies")
+
+
+def session_label(kind: SessionKind, number: int) -> str:
+    return f"{'Touch-up' if kind == SessionKind.TOUCH_UP else 'Induction'} session {number}"
+
+
+@dataclass(frozen=True)
+class TextEntry:
+    id: int | None
+    kind: ReminderKind
+    due: datetime
+    status: str
+    reason: str | None
+    delivery: str | None  # the latest message's status (and error code), if one was sent
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class SessionEntry:
+    id: int | None
+    label: str
+    when: datetime
+    status: str
+    status_reason: str | None
+    confirmed: bool
+    change_requested: bool
+    can_reschedule: bool
+    can_cancel: bool
+    can_record_outcome: bool
+    texts: list[TextEntry]
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    at: datetime  # in the patient's zone (UTC for a number that is no patient's)
+    direction: str  # "out" (a text to the patient) or "in" (a reply)
+    patient_id: int | None
+    patient_name: str
+    kind: str
+    status: str
+    body: str
+    error_code: int | None = None
+
+
+def texts_by_session(
+    reminders: Iterable[ReminderView], tz: ZoneInfo, messages: Sequence[MessageView] = ()
+) -> dict[int | None, list[TextEntry]]:
+    """Each session's texts (the welcome under None), with the latest delivery status of each."""
+    latest: dict[int, MessageView] = {}
+    for m in messages:
+        if m.reminder_id is not None and (m.reminder_id not in latest or m.id > latest[m.reminder_id].id):
+            latest[m.reminder_id] = m
+    texts: dict[int | None, list[TextEntry]] = {}
+    for r in reminders:
+        sent = latest.get(r.id)
+        delivery = (
+            None if sent is None else sent.status + (f" (error {sent.error_code})" if sent.error_code else "")
+        )
+        entry = TextEntry(r.id, r.kind, r.due_at.astimezone(tz), r.status, r.reason, delivery, r.attempts)
+        texts.setdefault(r.appointment_id, []).append(entry)
+    return texts
+
+
+def message_log(
+    db: DbSession, patient_ids: list[int] | None, show: str | None, status: str | None, limit: int | None
+) -> list[LogEntry]:
+    """Texts sent and replies received, newest first, of `patient_ids` (everyone's for None)."""
+    entries: list[LogEntry] = []
+    if patient_ids is not None and not patient_ids:
+        return entries
+    if show != "replies" and (status is None or status in MESSAGE_STATUSES):
+        texts = (
+            select(Message, Patient, Reminder.kind)
+            .outerjoin(Patient, Message.patient_id == Patient.id)
+            .outerjoin(Reminder, Message.reminder_id == Reminder.id)
+            .order_by(Message.created_at.desc(), Message.id.desc())
+        )
+        if patient_ids is not None:
+            texts = texts.where(Message.patient_id.in_(patient_ids))
+        if status is not None:
+            texts = texts.where(Message.status == status)
+        for message, patient, kind in db.execute(texts.limit(limit)):
+            entries.append(
+                LogEntry(
+                    at=message.created_at.astimezone(zone(patient.timezone if patient else "UTC")),
+                    direction="out",
+                    patient_id=patient.id if patient else None,
+                    patient_name=patient.name if patient else "(no patient)",
+                    kind=f"{kind} text" if kind else "text",
+                    status=message.status,
+                    body=message.body,
+                    error_code=message.error_code,
+                )
+            )
+    if show != "texts" and (status is None or status in REPLY_INTENTS):
+        replies = (
+            select(Reply, Patient)
+            .outerjoin(Patient, Reply.patient_id == Patient.id)
+            .order_by(Reply.received_at.desc(), Reply.id.desc())
+        )
+        if patient_ids is not None:
+            replies = replies.where(Reply.patient_id.in_(patient_ids))
+        if status is not None:
+            replies = replies.where(Reply.intent == status)
+        for reply, patient in db.execute(replies.limit(limit)):
+            entries.append(
+                LogEntry(
+                    at=reply.received_at.astimezone(zone(patient.timezone if patient else "UTC")),
+                    direction="in",
+                    patient_id=patient.id if patient else None,
+                    patient_name=patient.name if patient else "(unknown number)",
+                    kind="reply",
+                    status=reply.intent,
+                    body=reply.body,
+                )
+            )
+    entries.sort(key=lambda e: e.at, reverse=True)
+    return entries[:limit] if limit is not None else entries

@@ -1,0 +1,159 @@
+"""The outbox's statements, all in one place: how texts are claimed, held, released and looked up.
+
+The whole concurrency story of sending is here:
+
+- `claim_due`: one statement moves due texts to `sending` under this worker's lease, oldest first.
+  PostgreSQL skips rows another worker has locked (FOR UPDATE SKIP LOCKED); SQLite runs the same
+  statement inside BEGIN IMMEDIATE, which admits one writer at a time. A claim whose lease ran out
+  is claimable again: that is how a dead worker's texts are recovered.
+- `held` and `held_batch`: the rows this worker still holds, locked; a result is recorded only
+  on those (record-where-held). Another worker may have taken a claim whose lease ran out.
+- `interrupted_attempts`: attempts a worker started but never finished (it died mid-send). Their
+  texts are in doubt and are looked up at the provider before anything else happens to them.
+- `unknown_sends`: sends whose outcome is unknown (a timeout, a 5xx), for the reconciler.
+- `release`: how a claim ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, literal_column, or_, select, update
+from sqlalchemy.orm import Session as DbSession
+
+from scheduler.domain.states import MessageStatus, ReminderStatus
+from scheduler.store.models import Message, Patient, Reminder
+
+# The partial index ix_reminders_due covers exactly these rows. SQLite's planner (and a generic plan
+# in PostgreSQL) only uses it when the query repeats its predicate with literals, not parameters.
+CLAIMABLE: ColumnElement[bool] = Reminder.status.in_(
+    [literal_column("'pending'"), literal_column("'sending'")]
+)
+PENDING: ColumnElement[bool] = Reminder.status == literal_column("'pending'")
+SENDING: ColumnElement[bool] = Reminder.status == literal_column("'sending'")
+# The partial index ix_reminders_unknown: sends whose outcome the reconciler must look up.
+UNKNOWN: ColumnElement[bool] = Reminder.status == literal_column("'unknown'")
+
+
+@dataclass(frozen=True)
+class Claimed:
+    reminder_id: int
+    patient_id: int
+
+
+def claim_due(db: DbSession, worker: str, now: datetime, lease_until: datetime, limit: int) -> list[Claimed]:
+    """Claim up to `limit` due texts (oldest first), including ones whose lease ran out.
+
+    Returns them in the order they should go out.
+    """
+    due = (
+        select(Reminder.id)
+        .where(CLAIMABLE, Reminder.due_at <= now, or_(PENDING, Reminder.lease_until < now))
+        .order_by(Reminder.due_at, Reminder.id)
+        .limit(limit)
+    )
+    if db.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    claimed = db.execute(
+        update(Reminder)
+        .where(Reminder.id.in_(due.scalar_subquery()))
+        .values(
+            status=ReminderStatus.SENDING,
+            claimed_by=worker,
+            lease_until=lease_until,
+            attempts=Reminder.attempts + 1,
+            updated_at=now,
+        )
+        .returning(Reminder.id, Reminder.patient_id, Reminder.due_at)
+        .execution_options(synchronize_session=False)
+    )
+    rows = sorted(claimed, key=lambda r: (r.due_at, r.id))
+    return [Claimed(int(r.id), int(r.patient_id)) for r in rows]
+
+
+def held(db: DbSession, reminder_id: int, worker: str) -> Reminder | None:
+    """The reminder, locked, if this worker still holds its claim; None if the claim was lost."""
+    reminder = db.scalars(select(Reminder).where(Reminder.id == reminder_id).with_for_update()).one_or_none()
+    if reminder is None or reminder.status != ReminderStatus.SENDING or reminder.claimed_by != worker:
+        return None
+    return reminder
+
+
+def held_batch(db: DbSession, reminder_ids: Collection[int], worker: str) -> dict[int, Reminder]:
+    """The reminders among `reminder_ids` this worker still holds, locked, by id."""
+    rows = db.scalars(
+        select(Reminder)
+        .where(Reminder.id.in_(reminder_ids), SENDING, Reminder.claimed_by == worker)
+        .with_for_update()
+    )
+    return {r.id: r for r in rows}
+
+
+def held_with_patients(
+    db: DbSession, reminder_ids: Collection[int], worker: str
+) -> dict[int, tuple[Reminder, Patient]]:
+    """As `held_batch`, with each reminder's patient (not locked: gates only read it)."""
+    rows = db.execute(
+        select(Reminder, Patient)
+        .join(Patient, Patient.id == Reminder.patient_id)
+        .where(Reminder.id.in_(reminder_ids), SENDING, Reminder.claimed_by == worker)
+        .with_for_update(of=Reminder)
+    ).all()
+    return {reminder.id: (reminder, patient) for reminder, patient in rows}
+
+
+def interrupted_attempts(db: DbSession, reminder_ids: Collection[int]) -> dict[int, list[Message]]:
+    """Attempts left `submitting` (their worker died mid-send), oldest first, by reminder."""
+    found: dict[int, list[Message]] = {}
+    for message in db.scalars(
+        select(Message)
+        .where(Message.reminder_id.in_(reminder_ids), Message.status == MessageStatus.SUBMITTING)
+        .order_by(Message.id)
+    ):
+        assert message.reminder_id is not None
+        found.setdefault(message.reminder_id, []).append(message)
+    return found
+
+
+@dataclass(frozen=True)
+class UnknownSend:
+    reminder_id: int
+    message_id: int
+    to: str
+    body: str
+    attempted_at: datetime
+
+
+def unknown_sends(db: DbSession, settled_before: datetime, limit: int) -> Sequence[UnknownSend]:
+    """Sends left `unknown` since before `settled_before`, longest waiting first."""
+    rows = db.execute(
+        select(Reminder.id, Message.id, Message.to, Message.body, Message.created_at)
+        .join(Message, Message.reminder_id == Reminder.id)
+        .where(UNKNOWN, Reminder.updated_at <= settled_before, Message.status == MessageStatus.UNKNOWN)
+        .order_by(Reminder.updated_at)
+        .limit(limit)
+    ).all()
+    return [UnknownSend(*row) for row in rows]
+
+
+def release(
+    reminder: Reminder,
+    now: datetime,
+    *,
+    status: ReminderStatus = ReminderStatus.PENDING,
+    reason: str | None = None,
+    due_at: datetime | None = None,
+    count_attempt: bool = False,
+) -> None:
+    """End this worker's claim; an outcome that was not a send does not count as an attempt."""
+    reminder.status = status
+    reminder.reason = reason
+    reminder.claimed_by = None
+    reminder.lease_until = None
+    reminder.updated_at = now
+    if due_at is not None:
+        reminder.due_at = due_at
+    if not count_attempt:
+        reminder.attempts = max(0, reminder.attempts - 1)
