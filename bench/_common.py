@@ -1,7 +1,7 @@
 """Shared helpers for the benchmarks: databases, seeding, the fake Twilio process, statistics.
 
 Every benchmark is a script run as `.venv/bin/python bench/NAME.py`; this module sits next to them
-on `sys.path` and puts the repository root there too, so `tests.fake_twilio` can be imported.
+on `sys.path` and puts the repository root there too, so `tests.support.fake_twilio` can be imported.
 """
 
 from __future__ import annotations
@@ -357,7 +357,7 @@ class FakeStats:
 
 
 class FakeServer:
-    """`bench/fake_server.py` (tests.fake_twilio.FakeTwilio with a global latency) in a child
+    """`bench/fake_server.py` (tests.support.fake_twilio.FakeTwilio with a global latency) in a child
     process, so its HTTP handling does not share a GIL with the code being measured."""
 
     def __init__(self, latency: float = 0.0) -> None:

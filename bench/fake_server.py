@@ -1,4 +1,4 @@
-"""The loopback fake Twilio (tests/fake_twilio.py) in its own process, for the benchmarks.
+"""The loopback fake Twilio (tests/support/fake_twilio.py) in its own process, for the benchmarks.
 
 Prints one JSON line {"base_url", "account_sid", "auth_token"}, then answers one JSON line per
 command read on stdin: `stats`, `reset`, `quit`. `stats` counts the messages the fake accepted,
@@ -25,8 +25,8 @@ def main() -> None:
     parser.add_argument("--backlog", type=int, default=256, help="listen backlog (socketserver's default: 5)")
     args = parser.parse_args()
 
-    from tests import fake_twilio
-    from tests.fake_twilio import FakeTwilio
+    from tests.support import fake_twilio
+    from tests.support.fake_twilio import FakeTwilio
 
     # socketserver's default listen backlog is 5: with more clients connecting at once (each
     # request is a new HTTP/1.0 connection) the kernel resets connections. Raise it for this

@@ -44,7 +44,7 @@ def tick_times(url: str, fake: c.FakeServer, ticks: int) -> list[float]:
 
 
 def claim_plan(url: str) -> str:
-    """How the database runs the claim's inner SELECT (the one in scheduler/dispatch/claims.py):
+    """How the database runs the claim's inner SELECT (`claim_due` in scheduler/store/outbox.py):
     evidence that the partial index on due_at is used."""
     from datetime import UTC, datetime
 

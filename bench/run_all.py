@@ -31,7 +31,9 @@ OUT = c.BENCH / "out"
 def code_fingerprint() -> str:
     """A short hash of the code under test: other people may be changing it while benchmarks run."""
     digest = hashlib.sha256()
-    for path in sorted([*(c.ROOT / "scheduler").rglob("*.py"), c.ROOT / "tests" / "fake_twilio.py"]):
+    for path in sorted(
+        [*(c.ROOT / "scheduler").rglob("*.py"), c.ROOT / "tests" / "support" / "fake_twilio.py"]
+    ):
         digest.update(path.relative_to(c.ROOT).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
@@ -205,8 +207,8 @@ def markdown(info: dict[str, Any], runs: dict[str, Any], quick: bool, command: s
     lines += [
         "## Runs",
         "",
-        "Code under test: a hash of `scheduler/**/*.py` and `tests/fake_twilio.py` when each benchmark",
-        "started (other people work on the code meanwhile; a change during a benchmark is flagged).",
+        "Code under test: a hash of `scheduler/**/*.py` and `tests/support/fake_twilio.py` when each",
+        "benchmark started (other people work on the code meanwhile; a change during a run is flagged).",
         "",
         "| benchmark | finished (UTC) | wall time | exit | 1-min load avg before -> after | code |",
         "|---|---|---|---|---|---|",
@@ -300,7 +302,8 @@ def _details(runs: dict[str, Any]) -> list[str]:
             "",
             "With APScheduler's defaults (misfire_grace_time=1 s pickled into each job), every job that "
             "was overdue by more than a second at restart is reported missed, deleted from the store, "
-            "and never sent: APScheduler's own documentation describes the same (a job late by more than its misfire grace time is skipped).",
+            "and never sent: APScheduler's own documentation describes the same (a job late by more "
+            "than its misfire grace time is skipped).",
             "",
         ]
     so = runs.get("scaleout", {}).get("result")

@@ -18,7 +18,7 @@ from scheduler.errors import ConfigError
 from scheduler.services import Clinic
 from scheduler.services.staff import StaffDesk
 from scheduler.sms import ConsoleSender, SmsSender
-from scheduler.store.db import check_schema, make_engine, session_factory
+from scheduler.store.db import check_schema, database_for, make_engine
 
 
 @dataclass
@@ -84,4 +84,4 @@ def build(settings: Settings, clock: Clock | None = None, *, check: bool = True)
     except BaseException:
         engine.dispose()
         raise
-    return App(settings, protocols, engine, session_factory(engine), clock or SystemClock())
+    return App(settings, protocols, engine, database_for(engine), clock or SystemClock())

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
+from scheduler.domain.templates import Voice
 from scheduler.domain.window import SendWindow
 from scheduler.errors import ConfigError
 
@@ -19,6 +20,14 @@ SMS_BACKENDS = ("auto", "twilio", "console")
 # Every template is checked to fit one SMS with a clinic name this long.
 MAX_CLINIC_NAME = 20
 DEFAULT_SEND_WINDOW = SendWindow(time(9, 0), time(20, 0))
+# The emergency number and crisis line of the countries whose clinics need not set them.
+_NANP = ("911", "call or text 988")
+EMERGENCY_LINES = {
+    **dict.fromkeys(("US", "CA", "PR", "VI", "GU", "AS", "MP"), _NANP),
+    "GB": ("999", "Samaritans 116 123"),
+    "AU": ("000", "Lifeline 13 11 14"),
+}
+MAX_CRISIS_LINE = 30
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,11 @@ class Settings:
     send_rate_per_second: float = 10.0
     secret_key: str | None = field(default=None, repr=False)
     protocols_file: Path | None = None
+    clinic_emergency_number: str = "911"
+    clinic_crisis_line: str = "call or text 988"
+    staff_alert_phone: str | None = None
+    staff_alert_webhook_url: str | None = None
+    staff_alert_webhook_secret: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -53,6 +67,10 @@ class Settings:
             return value or None
 
         defaults = cls()
+        clinic_phone = _phone(get("CLINIC_PHONE") or defaults.clinic_phone, "CLINIC_PHONE")
+        emergency, crisis = _emergency_lines(
+            clinic_phone, get("CLINIC_EMERGENCY_NUMBER"), get("CLINIC_CRISIS_LINE")
+        )
         backend = (get("SMS_BACKEND") or "auto").lower()
         if backend not in SMS_BACKENDS:
             raise ConfigError(f"SMS_BACKEND must be one of {', '.join(SMS_BACKENDS)}, not {backend!r}")
@@ -71,7 +89,7 @@ class Settings:
             twilio_advanced_opt_out=_bool(get("TWILIO_ADVANCED_OPT_OUT"), "TWILIO_ADVANCED_OPT_OUT"),
             public_base_url=_optional_url(get("PUBLIC_BASE_URL"), "PUBLIC_BASE_URL"),
             clinic_name=_clinic_name(get("CLINIC_NAME") or defaults.clinic_name),
-            clinic_phone=_phone(get("CLINIC_PHONE") or defaults.clinic_phone, "CLINIC_PHONE"),
+            clinic_phone=clinic_phone,
             clinic_timezone=_timezone(get("CLINIC_TIMEZONE") or defaults.clinic_timezone),
             clinic_closed_days=_weekdays(env.get("CLINIC_CLOSED_DAYS"), defaults.clinic_closed_days),
             default_phone_region=_region(get("DEFAULT_PHONE_REGION") or "US"),
@@ -85,8 +103,15 @@ class Settings:
             ),
             secret_key=get("SECRET_KEY"),
             protocols_file=_optional_file(get("PROTOCOLS_FILE"), "PROTOCOLS_FILE"),
+            clinic_emergency_number=emergency,
+            clinic_crisis_line=crisis,
+            staff_alert_phone=_optional_phone(get("STAFF_ALERT_PHONE"), "STAFF_ALERT_PHONE"),
+            staff_alert_webhook_url=_optional_url(get("STAFF_ALERT_WEBHOOK_URL"), "STAFF_ALERT_WEBHOOK_URL"),
+            staff_alert_webhook_secret=get("STAFF_ALERT_WEBHOOK_SECRET"),
         )
-        _check_texts(settings.clinic_name, settings.clinic_phone)
+        if settings.staff_alert_webhook_url and not settings.staff_alert_webhook_secret:
+            raise ConfigError("STAFF_ALERT_WEBHOOK_URL needs STAFF_ALERT_WEBHOOK_SECRET to sign its requests")
+        check_texts(settings.voice)
         if backend == "twilio" and not settings.twilio_configured:
             raise ConfigError(
                 "SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and "
@@ -103,6 +128,14 @@ class Settings:
         )
 
     @property
+    def voice(self) -> Voice:
+        """What every text says of the clinic."""
+        from scheduler.domain.phones import readable
+
+        return Voice(self.clinic_name, readable(self.clinic_phone), self.clinic_emergency_number,
+                     self.clinic_crisis_line)  # fmt: skip
+
+    @property
     def effective_sms_backend(self) -> str:
         """`twilio` or `console`: `auto` picks Twilio only when its credentials are set."""
         if self.sms_backend == "auto":
@@ -110,17 +143,59 @@ class Settings:
         return self.sms_backend
 
 
-def _check_texts(clinic: str, phone: str) -> None:
-    """Every text must still fit one SMS and stay discreet with the clinic's own name and number."""
-    from scheduler.domain.phones import readable
-    from scheduler.domain.templates import TEMPLATES, TextContext, render, text_problems
+def check_texts(voice: Voice) -> None:
+    """Every text must still fit and stay discreet with the clinic's own name, number and lines:
+    each alone in one segment, and a check-in with a preparation text in one message."""
+    from scheduler.domain.templates import (
+        MESSAGE_SEGMENTS,
+        MESSAGES,
+        PARTS,
+        Piece,
+        TextContext,
+        combine,
+        render,
+        text_problems,
+    )
 
-    # The widest day and time a text can show.
-    widest = TextContext(clinic, readable(phone), datetime(2026, 9, 30, 12, 45))  # noqa: DTZ001
-    for name in TEMPLATES:
+    # The widest day and time a text can show, and the widest patient id.
+    widest = TextContext(voice, datetime(2026, 9, 30, 12, 45), patient=2_147_483_647)  # noqa: DTZ001
+    settings = (
+        f"CLINIC_NAME={voice.clinic!r}, CLINIC_EMERGENCY_NUMBER={voice.emergency!r} and "
+        f"CLINIC_CRISIS_LINE={voice.crisis!r}"
+    )
+    for name in (*MESSAGES, *PARTS):
         problems = text_problems(render(name, widest))
         if problems:
-            raise ConfigError(f"CLINIC_NAME {clinic!r} makes the {name} text unusable: it {problems[0]}")
+            raise ConfigError(f"{settings} make the {name} text unusable: it {problems[0]}")
+    for family in ("iv", "nasal"):
+        day = [
+            Piece("check-in:attended", widest.start),
+            Piece(f"prep:{family}", widest.start),
+            Piece("confirm-ask"),
+        ]
+        problems = text_problems(combine(widest, day), max_segments=MESSAGE_SEGMENTS)
+        if problems:
+            raise ConfigError(f"{settings} make a check-in and a preparation text too long for one message")
+
+
+def _emergency_lines(clinic_phone: str, emergency: str | None, crisis: str | None) -> tuple[str, str]:
+    """CLINIC_EMERGENCY_NUMBER and CLINIC_CRISIS_LINE, or the defaults of the clinic's country."""
+    region = phonenumbers.region_code_for_number(phonenumbers.parse(clinic_phone))
+    known = EMERGENCY_LINES.get(region or "")
+    if known is None and (emergency is None or crisis is None):
+        raise ConfigError(
+            f"CLINIC_PHONE is in {region or 'a country'} without built-in emergency and crisis lines: "
+            "set CLINIC_EMERGENCY_NUMBER and CLINIC_CRISIS_LINE (what texts tell patients to call)"
+        )
+    if emergency is not None and not re.fullmatch(r"[0-9][0-9 ]{1,11}", emergency):
+        raise ConfigError(f"CLINIC_EMERGENCY_NUMBER must be a short number such as 112, not {emergency!r}")
+    if crisis is not None and (len(crisis) > MAX_CRISIS_LINE or not re.fullmatch(r"[\w .,'&()+-]+", crisis)):
+        raise ConfigError(
+            f"CLINIC_CRISIS_LINE must be a short phrase (at most {MAX_CRISIS_LINE} characters) such as "
+            "'Samaritans 116 123'"
+        )
+    default_emergency, default_crisis = known or ("", "")
+    return emergency or default_emergency, crisis or default_crisis
 
 
 def _clinic_name(value: str) -> str:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from scheduler.config import Settings
 from scheduler.domain.timeutil import to_local, zone
 from scheduler.services import EnrolRequest
-from scheduler.services.results import PatientDetail
+from scheduler.services.results import PatientCourse
 
 if TYPE_CHECKING:
     from scheduler.app import App
@@ -42,7 +42,7 @@ def demo_request(settings: Settings, now: datetime) -> EnrolRequest:
     )
 
 
-def ensure_demo(app: App) -> PatientDetail:
+def ensure_demo(app: App) -> PatientCourse:
     """The first patient, or a demo patient enrolled now if there is none."""
     clinic = app.clinic("demo")
     existing = clinic.patients()

@@ -58,6 +58,7 @@ def add_jobs(
 
     def dispatch() -> None:
         counts = dispatcher.drain(budget_seconds=interval * TICK_BUDGET_SHARE)
+        dispatcher.deliver_events()
         record_tick(app.database, dispatcher.worker, started_at, app.clock.now(), counts.sent)
         if counts.claimed:
             log.info("dispatch: %s", counts.as_dict())

@@ -63,6 +63,8 @@ def run(action: Callable[[Clinic], R], as_json: bool, show: Callable[[R], None])
 
     with opened() as app:
         result = action(app.clinic(actor()))
+    for warning in getattr(result, "warnings", ()):
+        click.echo(f"warning: {warning}", err=True)
     if as_json:
         click.echo(dumps(result))
     else:

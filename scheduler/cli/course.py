@@ -204,3 +204,35 @@ def demo(as_json: bool) -> None:
         click.echo(dumps(detail))
     else:
         print_detail(detail)
+
+
+@cli.command()
+@click.option("--protocol", default=DEFAULT_PROTOCOL, show_default=True, help="Protocol id.")
+@click.option("--first", required=True, help='First session, local time: "YYYY-MM-DD HH:MM".')
+@click.option("--timezone", "tz", required=True, help="The patient's IANA time zone.")
+@json_option
+def preview(protocol: str, first: str, tz: str, as_json: bool) -> None:
+    """Show the course a patient enrolled now would live: every session, and every message with
+    its local send time, its words and its length in SMS segments. Writes nothing."""
+    from scheduler.app import load_settings
+    from scheduler.clock import SystemClock
+    from scheduler.domain.protocols import find_protocol, load_protocols
+    from scheduler.serialize import dumps
+    from scheduler.services.course_preview import preview_course
+
+    settings = load_settings()
+    chosen = find_protocol(load_protocols(settings.protocols_file), protocol.strip())
+    result = preview_course(settings, chosen, first, tz, SystemClock().now())
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if as_json:
+        click.echo(dumps(result))
+        return
+    click.echo(f"Sessions ({tz.strip()}):")
+    for s in result.appointments:
+        click.echo(f"  {s.local_start:%a %Y-%m-%d %H:%M}  {s.kind} {s.number}")
+    click.echo("\nTexts:")
+    for t in result.texts:
+        size = f"{t.segments} segment{'s' if t.segments != 1 else ''}"
+        click.echo(f"  {t.local_due:%a %Y-%m-%d %H:%M}  {' + '.join(t.kinds)}  ({size})")
+        click.echo(f"      {t.body}")

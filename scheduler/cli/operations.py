@@ -42,6 +42,7 @@ def dispatch(once: bool, as_json: bool) -> None:
         try:
             counts = dispatcher.reconcile()
             counts.merge(dispatcher.drain())
+            dispatcher.deliver_events()
         finally:
             dispatcher.close()
     result = counts.as_dict()

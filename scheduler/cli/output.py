@@ -8,14 +8,14 @@ from zoneinfo import ZoneInfo
 import click
 
 from scheduler.services import ImportReport
-from scheduler.services.results import PatientDetail, PatientRecord, PatientView
+from scheduler.services.results import PatientCourse, PatientRecord, PatientView
 
 
 def _local(instant: datetime | None, tz: ZoneInfo) -> str:
     return "-" if instant is None else instant.astimezone(tz).strftime("%a %Y-%m-%d %H:%M")
 
 
-def print_detail(detail: PatientDetail) -> None:
+def print_detail(detail: PatientCourse) -> None:
     p = detail.patient
     tz = ZoneInfo(p.timezone)
     flags = [f for f in ("opted-out" if p.opted_out else "", p.attention or "") if f]

@@ -19,6 +19,7 @@ from scheduler.clock import Clock
 from scheduler.config import Settings
 from scheduler.dispatch.batch import BatchPipeline
 from scheduler.dispatch.context import Counts, DispatchOptions, SendContext
+from scheduler.dispatch.events import EventDelivery
 from scheduler.dispatch.reconcile import reconcile
 from scheduler.domain.protocols import Protocol
 from scheduler.sms import SmsSender
@@ -44,6 +45,7 @@ class Dispatcher:
         )
         self._pool = ThreadPoolExecutor(options.threads, thread_name_prefix="send")
         self._batches = BatchPipeline(self.ctx, self._pool)
+        self._events = EventDelivery(self.ctx)
         self._draining = threading.Lock()
 
     @property
@@ -77,7 +79,7 @@ class Dispatcher:
         with UnitOfWork(ctx.database) as uow:
             claimed = claim_due(uow.db, ctx.worker, now, now + ctx.options.lease, ctx.options.batch_size)
             uow.commit()
-        return [c.reminder_id for c in claimed]
+        return claimed
 
     def send_claimed(self, reminder_ids: list[int]) -> Counts:
         """Gate, send and record texts this worker has claimed (what `drain` does with each batch)."""
@@ -85,6 +87,12 @@ class Dispatcher:
         with self._draining:
             self._batches.run(reminder_ids, counts)
         return counts
+
+    def deliver_events(self) -> int:
+        """Text the alerts and POST the webhook events that are due; how many were delivered."""
+        if self.ctx.holding_back(self.ctx.clock.now()):
+            return 0
+        return self._events.deliver()
 
     def reconcile(self, limit: int = 100) -> Counts:
         """Settle texts whose send outcome is unknown by looking them up at the provider."""

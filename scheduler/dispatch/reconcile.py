@@ -15,7 +15,7 @@ from scheduler.domain.states import MessageStatus, Reason, ReminderStatus
 from scheduler.errors import SmsSendError
 from scheduler.sms import ProviderMessage
 from scheduler.store.models import Message, Reminder
-from scheduler.store.outbox import held, interrupted_attempts, release, unknown_sends
+from scheduler.store.outbox import held, interrupted_attempts, record_sent, release, unknown_sends
 from scheduler.store.uow import UnitOfWork
 
 log = logging.getLogger("scheduler.dispatch")
@@ -44,37 +44,32 @@ def find_sent(ctx: SendContext, to: str, body: str, attempted_at: datetime) -> P
     return None
 
 
-def record_sent(reminder: Reminder, provider_sid: str | None, now: datetime) -> None:
-    reminder.provider_sid = provider_sid
-    reminder.sent_at = now
-    reminder.error_code = None
-    release(reminder, now, status=ReminderStatus.SENT, count_attempt=True)
+def settle_interrupted(ctx: SendContext, reminder_ids: list[int], counts: Counts) -> list[int]:
+    """Look up the attempt a dead worker left `submitting` for texts this worker now holds (texts
+    that attempt carried together).
 
-
-def settle_interrupted(ctx: SendContext, reminder_id: int, counts: Counts) -> bool:
-    """Look up the attempts a dead worker left `submitting` for a text this worker now holds.
-
-    Returns True when the text is still to be judged and, perhaps, sent. If an earlier attempt
-    did go out, it is recorded as the send; if the provider cannot be asked, the text waits for a
-    later tick rather than risk a second copy.
+    Returns the texts still to be judged and, perhaps, sent. If the attempt did go out, it is
+    recorded as the send of every text it carried; if the provider cannot be asked, the texts wait
+    for a later tick rather than risk a second copy.
     """
     with UnitOfWork(ctx.database) as uow:
-        attempts = interrupted_attempts(uow.db, [reminder_id]).get(reminder_id, [])
+        found = interrupted_attempts(uow.db, reminder_ids)
+    attempts = sorted({m.id: m for rows in found.values() for m in rows}.values(), key=lambda m: m.id)
     if not attempts:
-        return True
+        return reminder_ids
     oldest = attempts[0]
     try:
         match = find_sent(ctx, oldest.to, oldest.body, oldest.created_at)
     except SmsSendError as exc:
-        log.warning("could not look up an interrupted send of reminder %s (%s); will try again",
-                    reminder_id, exc)  # fmt: skip
+        log.warning("could not look up an interrupted send (message %s): %s; will try again", oldest.id, exc)
         now = ctx.clock.now()
         with UnitOfWork(ctx.database) as uow:
-            reminder = held(uow.db, reminder_id, ctx.worker)
-            if reminder is not None:
-                release(reminder, now, due_at=now + LOOKUP_RETRY)
+            for reminder_id in reminder_ids:
+                reminder = held(uow.db, reminder_id, ctx.worker)
+                if reminder is not None:
+                    release(reminder, now, due_at=now + LOOKUP_RETRY)
             uow.commit()
-        return False
+        return []
     now = ctx.clock.now()
     with UnitOfWork(ctx.database) as uow:
         db = uow.db
@@ -86,17 +81,21 @@ def settle_interrupted(ctx: SendContext, reminder_id: int, counts: Counts) -> bo
             else:
                 row.status = MessageStatus.NOT_SENT
             row.updated_at = now
-        reminder = held(db, reminder_id, ctx.worker)
-        if match is not None and reminder is not None:
-            record_sent(reminder, match.sid, now)
-            # An interrupted attempt was the one that went out; this claim sent nothing.
-            reminder.attempts = max(1, reminder.attempts - 1)
+        sent = []
+        if match is not None:
+            for reminder_id in reminder_ids:
+                reminder = held(db, reminder_id, ctx.worker)
+                if reminder is not None and oldest in found.get(reminder_id, []):
+                    record_sent(reminder, match.sid, now)
+                    # An interrupted attempt was the one that went out; this claim sent nothing.
+                    reminder.attempts = max(1, reminder.attempts - 1)
+                    reminder.message_id = oldest.id
+                    sent.append(reminder_id)
         uow.commit()
-    if match is None:
-        return True
-    counts.add("sent")
-    log.info("reminder %s: interrupted send found at the provider; not sent again", reminder_id)
-    return False
+    if sent:
+        counts.add("sent", len(sent))
+        log.info("message %s: interrupted send found at the provider; not sent again", oldest.id)
+    return [i for i in reminder_ids if i not in sent]
 
 
 def reconcile(ctx: SendContext, limit: int = 100) -> Counts:
@@ -109,9 +108,12 @@ def reconcile(ctx: SendContext, limit: int = 100) -> Counts:
     now = ctx.clock.now()
     with UnitOfWork(ctx.database) as uow:
         doubtful = unknown_sends(uow.db, now - ctx.options.reconcile_after, limit)
+    looked_up: dict[int, ProviderMessage | None] = {}  # one lookup per message, however many texts
     for send in doubtful:
         try:
-            match = find_sent(ctx, send.to, send.body, send.attempted_at)
+            if send.message_id not in looked_up:
+                looked_up[send.message_id] = find_sent(ctx, send.to, send.body, send.attempted_at)
+            match = looked_up[send.message_id]
         except SmsSendError as exc:
             log.warning("reconciler could not reach the provider (%s); will try again", exc)
             break
@@ -122,8 +124,14 @@ def reconcile(ctx: SendContext, limit: int = 100) -> Counts:
             assert reminder is not None
             assert message is not None
             # Another reconciler may have settled it, and a retry left a newer `unknown`
-            # attempt: that one gets its own lookup after its own wait.
-            if reminder.status != ReminderStatus.UNKNOWN or message.status != MessageStatus.UNKNOWN:
+            # attempt: that one gets its own lookup after its own wait. (A message carrying
+            # several texts is settled with the first of them; the rest follow it.)
+            if reminder.status != ReminderStatus.UNKNOWN or reminder.message_id != message.id:
+                continue
+            if message.status not in (MessageStatus.UNKNOWN, MessageStatus.NOT_SENT):
+                record_sent(reminder, message.provider_sid, now)
+                counts.add("sent")
+                uow.commit()
                 continue
             if match is not None:
                 message.status, message.provider_sid = match.status or MessageStatus.SENT, match.sid

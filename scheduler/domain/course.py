@@ -62,3 +62,20 @@ def open_day(day: date, closed_days: Collection[int]) -> date:
             return day
         day += timedelta(days=1)
     raise ValueError("the clinic is closed every day of the week")
+
+
+def initial_sessions(
+    protocol: Protocol,
+    first: datetime,
+    closed_days: Collection[int],
+    interval_days: int | None,
+    not_before: date,
+) -> list[PlannedSession]:
+    """What enrolment books: the protocol's sessions and, after an induction series with
+    touch-ups, the first touch-up one interval after the last session (never before `not_before`).
+    A maintenance-only course books its next touch-up once the first is attended."""
+    sessions = first_sessions(protocol, first, closed_days)
+    if interval_days is not None and protocol.first_kind == SessionKind.INDUCTION:
+        last = sessions[-1].local_start.date()
+        sessions.append(next_touch_up(last, interval_days, first.time(), 1, closed_days, not_before))
+    return sessions

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
 from scheduler.domain.phones import parse_mobile
 from scheduler.domain.protocols import Protocol, find_protocol
@@ -68,20 +69,26 @@ def check_enrolment(
     phone = check("phone", lambda: parse_mobile(request.phone, region))
     tz = check("timezone", lambda: zone(request.timezone.strip()))
     protocol = check("protocol", lambda: find_protocol(protocols, request.protocol.strip()))
-    first = check("first", lambda: parse_local(request.first, "first"))
+    first = check("first", lambda: check_first(request.first, tz, now))
     consent = check("consent", lambda: _consent(request.consent))
     interval = check("interval", lambda: _interval(request.interval_days, protocol))
-    if first is not None and tz is not None:
-        starts_at = to_utc(first, tz)
-        if starts_at <= now:
-            problems["first"] = f"the first session ({request.first.strip()} {tz.key}) is in the past"
-        elif starts_at > now + HORIZON:
-            problems["first"] = "the first session is more than a year away"
     if problems:
         raise InvalidInput(problems=problems)
     if name is None or phone is None or tz is None or protocol is None or first is None or consent is None:
         raise AssertionError("a field without a value reported no problem")
     return Enrolment(name, phone, tz.key, protocol, first, consent, interval)
+
+
+def check_first(text: str, tz: ZoneInfo | None, now: datetime) -> datetime:
+    """The first session's wall-clock time: well formed, ahead, and within a year (in `tz`)."""
+    first = parse_local(text, "first")
+    if tz is not None:
+        starts_at = to_utc(first, tz)
+        if starts_at <= now:
+            raise InvalidInput(f"the first session ({text.strip()} {tz.key}) is in the past", field="first")
+        if starts_at > now + HORIZON:
+            raise InvalidInput("the first session is more than a year away", field="first")
+    return first
 
 
 def _name(name: str) -> str:

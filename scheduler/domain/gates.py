@@ -11,6 +11,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from scheduler.domain.states import (
+    PLANNED,
     UPCOMING,
     AppointmentStatus,
     PatientStatus,
@@ -56,7 +57,6 @@ class Defer:
 Decision = Send | Skip | Expire | Defer
 
 # Session states in which a text about the session still makes sense.
-_AFTER_OK = UPCOMING | {AppointmentStatus.ATTENDED}
 _PATIENT_SKIPS = {
     PatientStatus.PAUSED: Reason.PATIENT_PAUSED,
     PatientStatus.DISCHARGED: Reason.PATIENT_DISCHARGED,
@@ -77,10 +77,11 @@ def decide(facts: SendFacts, now: datetime, window: SendWindow) -> Decision:
     if facts.patient_status != PatientStatus.ACTIVE:
         return Skip(_PATIENT_SKIPS[facts.patient_status])
     if not facts.current:
-        return Skip(Reason.RESCHEDULED)
+        # A newer change: a text for the session's old time, or a notice of an older change.
+        return Skip(Reason.SUPERSEDED if facts.kind == ReminderKind.NOTICE else Reason.RESCHEDULED)
     status = facts.appointment_status
-    if status is not None:
-        allowed = _AFTER_OK if facts.kind == ReminderKind.CHECK_IN else UPCOMING
+    if status is not None and facts.kind != ReminderKind.NOTICE:
+        allowed = PLANNED if facts.kind == ReminderKind.CHECK_IN else UPCOMING
         if status not in allowed:
             return Skip(_SESSION_SKIPS[status])
         if facts.kind == ReminderKind.CONFIRM and status == AppointmentStatus.CONFIRMED:

@@ -64,8 +64,8 @@ def judge_failure(
     delivery_failures: int,
     deadline: datetime | None,
     now: datetime,
-    policy: RetryPolicy,
-    rng: random.Random,
+    policy: RetryPolicy | None = None,
+    rng: random.Random | None = None,
 ) -> Verdict:
     """The verdict on a text the provider refused or could not deliver.
 
@@ -82,9 +82,11 @@ def judge_failure(
             return Verdict(ReminderStatus.PENDING, None, halt=True, counts_attempt=False)
         return Verdict(ReminderStatus.FAILED, Reason.PROVIDER_CONFIG)
     if failure is Failure.RETRY:
+        policy = policy or RetryPolicy()
         if attempts >= policy.max_attempts:
             return Verdict(ReminderStatus.FAILED, Reason.TOO_MANY_ATTEMPTS)
-        return Verdict(ReminderStatus.PENDING, None, retry_at=now + policy.delay(attempts, rng))
+        wait = policy.delay(attempts, rng or random.Random())
+        return Verdict(ReminderStatus.PENDING, None, retry_at=now + wait)
     if failure is Failure.UNKNOWN:
         return Verdict(ReminderStatus.UNKNOWN, Reason.OUTCOME_UNKNOWN)
     if failure is Failure.TRANSIENT:

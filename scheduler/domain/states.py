@@ -53,6 +53,15 @@ class ReminderKind(StrEnum):
     PREP = "prep"
     DAY_OF = "day-of"
     CHECK_IN = "check-in"
+    NOTICE = "notice"  # a session moved, added or cancelled by staff
+
+
+class NoticeKind(StrEnum):
+    """What a change notice tells the patient."""
+
+    MOVED = "moved"
+    ADDED = "added"
+    CANCELLED = "cancelled"
 
 
 class ReminderStatus(StrEnum):
@@ -69,10 +78,6 @@ class ReminderStatus(StrEnum):
 
 # Texts a person should look at.
 TROUBLED = frozenset({ReminderStatus.FAILED, ReminderStatus.EXPIRED, ReminderStatus.UNKNOWN})
-# Texts the provider has (or may have) taken: never planned over again.
-HANDED_OVER = frozenset(
-    {ReminderStatus.SENDING, ReminderStatus.UNKNOWN, ReminderStatus.SENT, ReminderStatus.DELIVERED}
-)
 
 
 class Reason(StrEnum):
@@ -80,6 +85,7 @@ class Reason(StrEnum):
 
     # planning
     DAILY_LIMIT = "daily-limit"
+    SUPERSEDED = "superseded"  # a newer text for the same session covers it
     BOOKED_LATE = "booked-late"
     TOO_LATE = "too-late"
     SESSION_BETWEEN = "session-between"

@@ -13,7 +13,8 @@ from scheduler.config import Settings
 from scheduler.domain.protocols import Protocol, find_protocol
 from scheduler.domain.states import PatientStatus
 from scheduler.errors import InvalidInput, NotFound
-from scheduler.services.results import PatientDetail, PatientRecord, patient_detail, patient_record
+from scheduler.services.planning import Planner
+from scheduler.services.results import PatientDetail, patient_detail
 from scheduler.store.models import Appointment, Patient
 from scheduler.store.uow import UnitOfWork
 
@@ -37,6 +38,7 @@ class Service:
         self.database = database
         self.clock = clock
         self.actor = actor
+        self.planner = Planner(settings, protocols)
 
     def protocol(self, protocol_id: str) -> Protocol:
         return find_protocol(self.protocols, protocol_id)
@@ -48,15 +50,10 @@ class Service:
             uow.commit()
             return result
 
-    def detail(self, patient_id: int) -> PatientDetail:
+    def detail(self, patient_id: int, warnings: list[str] | None = None) -> PatientDetail:
         """The patient with sessions and texts, as the changing operations answer."""
         with UnitOfWork(self.database) as uow:
-            return patient_detail(uow.db, get_patient(uow.db, patient_id))
-
-    def record(self, patient_id: int) -> PatientRecord:
-        """The patient with sessions, texts and messages."""
-        with UnitOfWork(self.database) as uow:
-            return patient_record(uow.db, get_patient(uow.db, patient_id))
+            return patient_detail(uow.db, get_patient(uow.db, patient_id), warnings)
 
 
 def get_patient(db: DbSession, patient_id: int) -> Patient:

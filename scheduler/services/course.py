@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
+from scheduler.domain.oddities import Booked, course_warnings, time_warnings
 from scheduler.domain.phones import parse_mobile
 from scheduler.domain.states import (
     PLANNED,
@@ -17,6 +18,7 @@ from scheduler.domain.states import (
     AppointmentReason,
     AppointmentStatus,
     HoldReason,
+    NoticeKind,
     PatientStatus,
     Reason,
     SessionKind,
@@ -26,7 +28,7 @@ from scheduler.errors import Conflict, InvalidInput
 from scheduler.services.audit import audit
 from scheduler.services.base import Service, get_appointment, get_patient, require_in_care
 from scheduler.services.enrolment import check_number_free
-from scheduler.services.planning import ensure_next_touch_up, next_touch_up_start, replan, upcoming_touch_ups
+from scheduler.services.planning import ensure_next_touch_up, next_touch_up_start, upcoming_touch_ups
 from scheduler.services.results import PatientDetail
 from scheduler.store.models import Appointment, Patient
 from scheduler.store.uow import UnitOfWork
@@ -40,6 +42,7 @@ class CourseChanges(Service):
     def reschedule(self, appointment_id: int, when: str) -> PatientDetail:
         now = self.clock.now()
         local = parse_local(when, "when")
+        warnings: list[str] = []
 
         def work(db: DbSession) -> int:
             appointment = get_appointment(db, appointment_id)
@@ -60,15 +63,24 @@ class CourseChanges(Service):
                     raise Conflict(f"the patient already has a session on {local.date()}")
             before = appointment.starts_at
             was_missed = appointment.status == AppointmentStatus.MISSED
+            others = [
+                Booked(a.kind, a.number, a.starts_at)
+                for a in patient.appointments
+                if a.id != appointment.id and a.status in PLANNED
+            ]
+            warnings.extend(time_warnings(local, tz, self.settings.clinic_closed_days))
+            warnings.extend(
+                course_warnings(Booked(appointment.kind, appointment.number, starts_at), others, tz)
+            )
             move(appointment, starts_at, now)
             if was_missed and patient.hold_reason == HoldReason.MISSED_SESSION:
                 patient.hold_reason = None
-            replan(db, patient, self.settings, now, Reason.RESCHEDULED)
+            self.planner.replan(db, patient, now, Reason.RESCHEDULED)
             details = {"from": before.isoformat(), "to": starts_at.isoformat()}
             audit(db, now, self.actor, "reschedule", patient.id, appointment.id, details)
             return patient.id
 
-        return self.detail(self.transaction(work))
+        return self.detail(self.transaction(work), warnings)
 
     def cancel(self, appointment_id: int) -> PatientDetail:
         now = self.clock.now()
@@ -80,9 +92,10 @@ class CourseChanges(Service):
                 raise InvalidInput(f"a session that is {appointment.status} cannot be cancelled")
             appointment.status = AppointmentStatus.CANCELLED
             appointment.status_reason = AppointmentReason.CANCELLED_BY_STAFF
+            appointment.notice, appointment.notice_at = NoticeKind.CANCELLED, now
             appointment.updated_at = now
             ensure_next_touch_up(db, patient, self.settings, now)
-            replan(db, patient, self.settings, now, Reason.APPOINTMENT_CANCELLED)
+            self.planner.replan(db, patient, now, Reason.APPOINTMENT_CANCELLED)
             audit(db, now, self.actor, "cancel", patient.id, appointment.id)
             return patient.id
 
@@ -116,7 +129,7 @@ class CourseChanges(Service):
                     patient.hold_reason = None
                 ensure_next_touch_up(db, patient, self.settings, now)
                 reason = Reason.SESSION_ATTENDED
-            replan(db, patient, self.settings, now, reason)
+            self.planner.replan(db, patient, now, reason)
             audit(db, now, self.actor, f"outcome-{result}", patient.id, appointment.id)
             return patient.id
 
@@ -160,10 +173,12 @@ class CourseChanges(Service):
                         appointment.status_reason = AppointmentReason.DISCHARGED
                         appointment.updated_at = now
             if action == "resume":
-                # Resuming is the staff action that lifts a hold after a missed session.
+                # Resuming is the staff action that lifts a hold after a missed session; a
+                # touch-up booked then is news to the patient.
+                was_on_hold = patient.hold_reason is not None
                 patient.hold_reason = None
-                ensure_next_touch_up(db, patient, self.settings, now)
-            replan(db, patient, self.settings, now, reasons[status])
+                ensure_next_touch_up(db, patient, self.settings, now, announce=was_on_hold)
+            self.planner.replan(db, patient, now, reasons[status])
             audit(db, now, self.actor, action, patient.id)
             return patient.id
 
@@ -182,7 +197,7 @@ class CourseChanges(Service):
             patient.phone = number
             patient.phone_invalid_at = None
             patient.updated_at = now
-            replan(db, patient, self.settings, now, Reason.REPLANNED)
+            self.planner.replan(db, patient, now, Reason.REPLANNED)
             audit(db, now, self.actor, "change-phone", patient.id)
             return patient.id
 
@@ -206,7 +221,7 @@ class CourseChanges(Service):
                 if starts_at is not None and starts_at != appointment.starts_at:
                     move(appointment, starts_at, now)
             ensure_next_touch_up(db, patient, self.settings, now)
-            replan(db, patient, self.settings, now, Reason.INTERVAL_CHANGED)
+            self.planner.replan(db, patient, now, Reason.INTERVAL_CHANGED)
             audit(db, now, self.actor, "interval", patient.id, details={"from": before, "to": days})
             return patient.id
 
@@ -251,7 +266,7 @@ class CourseChanges(Service):
                 appointment = ensure_next_touch_up(db, patient, self.settings, now)
                 if appointment is None:
                     return False
-                replan(db, patient, self.settings, now, Reason.REPLANNED)
+                self.planner.replan(db, patient, now, Reason.REPLANNED)
                 audit(db, now, self.actor, "book-touch-up", patient.id, appointment.id)
                 return True
 
@@ -264,7 +279,8 @@ class CourseChanges(Service):
 
 
 def move(appointment: Appointment, starts_at: datetime, now: datetime) -> None:
-    """Book the session at a new time: a new revision, so it gets a fresh set of texts."""
+    """Book the session at a new time: a new revision, so it gets a fresh set of texts, and a
+    notice telling the patient the new time."""
     appointment.starts_at = starts_at
     appointment.status = AppointmentStatus.SCHEDULED
     appointment.status_reason = None
@@ -272,4 +288,5 @@ def move(appointment: Appointment, starts_at: datetime, now: datetime) -> None:
     appointment.booked_at = now
     appointment.confirmed_at = None
     appointment.change_requested_at = None
+    appointment.notice, appointment.notice_at = NoticeKind.MOVED, now
     appointment.updated_at = now

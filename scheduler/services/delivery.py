@@ -1,9 +1,10 @@
-"""Delivery reports from the provider: where each text got to, and what a failure means."""
+"""Delivery reports from the provider: where each message got to, and what a failure means for
+every text it carried."""
 
 from __future__ import annotations
 
 import logging
-import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,9 +14,11 @@ from sqlalchemy.orm import sessionmaker
 
 from scheduler.clock import Clock
 from scheduler.config import Settings
-from scheduler.domain.outcomes import RetryPolicy, Stage, judge_failure
+from scheduler.domain.outcomes import Stage, judge_failure
+from scheduler.domain.protocols import Protocol
 from scheduler.domain.states import MessageStatus, ReminderStatus
 from scheduler.services.outcomes import apply_verdict
+from scheduler.services.planning import Planner
 from scheduler.sms import classify_delivery_error
 from scheduler.store.models import Message, Patient, Reminder
 from scheduler.store.status import advance_message
@@ -39,14 +42,20 @@ class DeliveryReport:
 
 
 class DeliveryReports:
-    def __init__(self, settings: Settings, database: sessionmaker[DbSession], clock: Clock) -> None:
-        self.settings = settings
+    def __init__(
+        self,
+        settings: Settings,
+        protocols: Mapping[str, Protocol],
+        database: sessionmaker[DbSession],
+        clock: Clock,
+    ) -> None:
+        self.planner = Planner(settings, protocols)
         self.database = database
         self.clock = clock
 
     def apply(self, report: DeliveryReport) -> bool:
         """Apply a status callback; False when it names no message of ours. Idempotent, and a
-        report that arrives late never moves a message or its reminder backwards."""
+        report that arrives late never moves a message or its texts backwards."""
         now = self.clock.now()
         with UnitOfWork(self.database) as uow:
             db = uow.db
@@ -65,51 +74,56 @@ class DeliveryReports:
                 return True
             if report.error_code is not None:
                 message.error_code = report.error_code
-            reminder = db.get(Reminder, message.reminder_id) if message.reminder_id else None
-            if reminder is not None and _latest_message_id(db, reminder.id) == message.id:
-                self._settle(db, reminder, message, now)
+            settle(db, self.planner, message, now)
             uow.commit()
             return True
 
-    def _settle(self, db: DbSession, reminder: Reminder, message: Message, now: datetime) -> None:
-        if reminder.status not in _SETTLEABLE:
-            return
-        if message.status in (MessageStatus.SENT, *_DELIVERED):
+
+def settle(db: DbSession, planner: Planner, message: Message, now: datetime) -> None:
+    """Give the texts `message` carried (those it is still the latest message of) its news.
+
+    A worker that still holds a claim on them records the result itself, reading the message.
+    """
+    carried = [
+        r
+        for r in db.scalars(select(Reminder).where(Reminder.message_id == message.id).order_by(Reminder.id))
+        if r.status in _SETTLEABLE
+    ]
+    if message.status in (MessageStatus.SENT, *_DELIVERED):
+        delivered = message.status in _DELIVERED
+        for reminder in carried:
             if reminder.status == ReminderStatus.UNKNOWN:
                 reminder.sent_at = now
                 reminder.reason = None
-            delivered = message.status in _DELIVERED
             reminder.status = ReminderStatus.DELIVERED if delivered else ReminderStatus.SENT
             reminder.provider_sid = message.provider_sid
             reminder.updated_at = now
-        elif message.status in _NOT_DELIVERED:
-            undelivered(db, self.settings, reminder, message.error_code, now)
+    elif message.status in _NOT_DELIVERED and carried:
+        undelivered(db, planner, message, carried, now)
 
 
 def undelivered(
-    db: DbSession, settings: Settings, reminder: Reminder, code: int | None, now: datetime
+    db: DbSession, planner: Planner, message: Message, carried: list[Reminder], now: datetime
 ) -> None:
-    """A text the provider took did not reach the handset: judge it as every failure is judged."""
+    """A message the provider took did not reach the handset: judge it as every failure is judged,
+    once for all the texts it carried."""
+    code = message.error_code
     failures = db.scalar(
         select(func.count())
         .select_from(Message)
-        .where(Message.reminder_id == reminder.id, Message.status.in_(_NOT_DELIVERED))
+        .where(Message.reminder_id == message.reminder_id, Message.status.in_(_NOT_DELIVERED))
     )
+    lead = carried[0]
     verdict = judge_failure(
         classify_delivery_error(code),
         stage=Stage.DELIVERY,
-        attempts=reminder.attempts,
+        attempts=lead.attempts,
         delivery_failures=failures or 0,
-        deadline=reminder.deadline,
+        deadline=min((r.deadline for r in carried if r.deadline is not None), default=None),
         now=now,
-        policy=RetryPolicy(),
-        rng=random.Random(),
     )
-    patient = db.get(Patient, reminder.patient_id)
+    patient = db.get(Patient, lead.patient_id)
     assert patient is not None
-    apply_verdict(db, settings, reminder, patient, verdict, code, now)
-    log.warning("reminder %s not delivered (code %s): %s", reminder.id, code, reminder.reason)
-
-
-def _latest_message_id(db: DbSession, reminder_id: int) -> int | None:
-    return db.scalar(select(func.max(Message.id)).where(Message.reminder_id == reminder_id))
+    for reminder in carried:
+        apply_verdict(db, planner, reminder, patient, verdict, code, now)
+    log.warning("message %s not delivered (code %s): %s", message.id, code, verdict.reason)

@@ -5,19 +5,19 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session as DbSession
 
 from scheduler.domain import course
 from scheduler.domain.enrolment import Enrolment, EnrolRequest, check_enrolment
+from scheduler.domain.oddities import time_warnings
 from scheduler.domain.states import AppointmentStatus, PatientStatus
-from scheduler.domain.timeutil import to_utc, zone
+from scheduler.domain.timeutil import to_local, to_utc, zone
 from scheduler.errors import Conflict, InvalidInput
 from scheduler.services.audit import entry
 from scheduler.services.base import Service
-from scheduler.services.planning import ensure_next_touch_up, new_patient_reminders
 from scheduler.services.results import PatientDetail, patient_detail
 from scheduler.store.models import Appointment, AuditEntry, Patient, Reminder
 from scheduler.store.uow import UnitOfWork
@@ -84,7 +84,7 @@ class Enrolling(Service):
                 try:
                     if None in row or any(row.get(c) is None for c in CSV_COLUMNS):
                         raise InvalidInput(f"expected {len(header)} columns")
-                    request = EnrolRequest(*(row[c] for c in CSV_COLUMNS))
+                    request = EnrolRequest(**{c: row[c] for c in CSV_COLUMNS})
                     enrolment = self.check(request, now)
                     if enrolment.phone in seen:
                         raise InvalidInput(f"same phone number as line {seen[enrolment.phone]}")
@@ -125,7 +125,9 @@ class Enrolling(Service):
         patient = self._book(db, enrolment, now)
         db.flush()
         self._plan_new(db, [(patient, enrolment)], now)
-        return patient_detail(db, patient)
+        tz = zone(enrolment.timezone)
+        warnings = time_warnings(enrolment.first_local, tz, self.settings.clinic_closed_days)
+        return patient_detail(db, patient, warnings)
 
     def _book(self, db: DbSession, enrolment: Enrolment, now: datetime) -> Patient:
         """A new patient and their first sessions, not yet flushed."""
@@ -144,7 +146,11 @@ class Enrolling(Service):
         )
         db.add(patient)
         closed = self.settings.clinic_closed_days
-        for session in course.first_sessions(enrolment.protocol, enrolment.first_local, closed):
+        tomorrow = to_local(now, tz).date() + timedelta(days=1)
+        sessions = course.initial_sessions(
+            enrolment.protocol, enrolment.first_local, closed, enrolment.interval_days, tomorrow
+        )
+        for session in sessions:
             patient.appointments.append(
                 Appointment(
                     kind=session.kind,
@@ -157,12 +163,11 @@ class Enrolling(Service):
                     updated_at=now,
                 )
             )
-        ensure_next_touch_up(db, patient, self.settings, now, flush=False)
         return patient
 
     def _plan_new(self, db: DbSession, booked: list[tuple[Patient, Enrolment]], now: datetime) -> None:
         """The texts and audit entries of patients just booked (their sessions flushed)."""
-        rows = [row for patient, _ in booked for row in new_patient_reminders(patient, self.settings, now)]
+        rows = [row for patient, _ in booked for row in self.planner.new_patient_reminders(patient, now)]
         db.execute(insert(Reminder), rows)
         entries = [
             entry(now, self.actor, "enrol", patient.id, details={"protocol": enrolment.protocol.id})

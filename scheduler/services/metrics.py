@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 
@@ -41,13 +41,8 @@ class Status(BaseModel):
     pending_later: int
     expired_leases: int  # `sending` rows whose worker stopped holding them
     by_status: dict[str, int]
-    sent_last_5_minutes: int = Field(exclude=True)
+    sent_per_minute: float  # over the last five minutes
     workers: list[WorkerTick]
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def sent_per_minute(self) -> float:
-        return self.sent_last_5_minutes / 5
 
 
 def status(db: DbSession, now: datetime) -> Status:
@@ -88,6 +83,6 @@ def status(db: DbSession, now: datetime) -> Status:
         pending_later=later or 0,
         expired_leases=expired_leases or 0,
         by_status={s.value: counts.get(s.value, 0) for s in COUNTED},
-        sent_last_5_minutes=sent or 0,
+        sent_per_minute=(sent or 0) / 5,
         workers=workers,
     )

@@ -12,19 +12,19 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session as DbSession
 
-from scheduler.config import Settings
 from scheduler.domain.outcomes import PatientEffect, Verdict
 from scheduler.domain.states import Reason
 from scheduler.services.audit import PROVIDER, audit
-from scheduler.services.planning import replan
+from scheduler.services.planning import Planner
 from scheduler.store.models import Patient, Reminder
+from scheduler.store.outbox import release
 
 log = logging.getLogger("scheduler.outcomes")
 
 
 def apply_verdict(
     db: DbSession,
-    settings: Settings,
+    planner: Planner,
     reminder: Reminder,
     patient: Patient,
     verdict: Verdict,
@@ -32,28 +32,27 @@ def apply_verdict(
     now: datetime,
 ) -> None:
     """Give `reminder` its verdict (ending any claim on it) and carry out its effect on `patient`."""
-    reminder.status = verdict.status
-    reminder.reason = verdict.reason
+    release(
+        reminder,
+        now,
+        status=verdict.status,
+        reason=verdict.reason,
+        due_at=verdict.retry_at,
+        count_attempt=verdict.counts_attempt,
+    )
     reminder.error_code = code
-    reminder.claimed_by = None
-    reminder.lease_until = None
-    reminder.updated_at = now
-    if verdict.retry_at is not None:
-        reminder.due_at = verdict.retry_at
-    if not verdict.counts_attempt:
-        reminder.attempts = max(0, reminder.attempts - 1)
     details: dict[str, object] = {"code": code}
     if verdict.effect is PatientEffect.OPT_OUT:
-        opt_out(db, settings, patient, now, PROVIDER, details)
+        opt_out(db, planner, patient, now, PROVIDER, details)
     elif verdict.effect is PatientEffect.FLAG_NUMBER:
-        flag_number(db, settings, patient, now, details)
+        flag_number(db, planner, patient, now, details)
     if verdict.reason is Reason.PROVIDER_CONFIG:
         log.critical("the provider refused reminder %s for an account reason (code %s)", reminder.id, code)
 
 
 def opt_out(
     db: DbSession,
-    settings: Settings,
+    planner: Planner,
     patient: Patient,
     now: datetime,
     actor: str,
@@ -64,19 +63,19 @@ def opt_out(
         return False
     patient.opted_out_at = now
     patient.updated_at = now
-    replan(db, patient, settings, now, Reason.OPTED_OUT)
+    planner.replan(db, patient, now, Reason.OPTED_OUT)
     audit(db, now, actor, "opt-out", patient.id, details=details)
     return True
 
 
 def flag_number(
-    db: DbSession, settings: Settings, patient: Patient, now: datetime, details: dict[str, object]
+    db: DbSession, planner: Planner, patient: Patient, now: datetime, details: dict[str, object]
 ) -> bool:
     """Mark the patient's number as unable to take texts, for staff; pending texts are cancelled."""
     if patient.phone_invalid_at is not None:
         return False
     patient.phone_invalid_at = now
     patient.updated_at = now
-    replan(db, patient, settings, now, Reason.PHONE_INVALID)
+    planner.replan(db, patient, now, Reason.PHONE_INVALID)
     audit(db, now, PROVIDER, "phone-invalid", patient.id, details=details)
     return True

@@ -4,7 +4,7 @@ and the log of texts and replies."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, func, select, true
@@ -15,6 +15,7 @@ from scheduler.domain.states import UPCOMING, AppointmentStatus, Attention, Hold
 from scheduler.domain.timeutil import zone
 from scheduler.errors import InvalidInput, NotFound
 from scheduler.services.base import Service, get_patient
+from scheduler.services.course_preview import PreviewText, preview_course
 from scheduler.services.enrolment import Enrolling
 from scheduler.services.records import matching_status, patient_filter
 from scheduler.services.results import PatientDetail, patient_record
@@ -103,6 +104,8 @@ class EnrolPreview:
     consent: str
     welcome: list[TextEntry]
     sessions: list[SessionEntry] = field(default_factory=list)
+    messages: list[PreviewText] = field(default_factory=list)  # as the patient will get them
+    warnings: list[str] = field(default_factory=list)
 
 
 class PatientPages(Service):
@@ -233,7 +236,17 @@ class PatientPages(Service):
         """The sessions and texts enrolling `request` would plan; nothing is written. Raises
         InvalidInput, naming every field with a problem, where `enrol` would refuse."""
         enrolling = Enrolling(self.settings, self.protocols, self.database, self.clock, self.actor)
-        return self.enrol_preview(enrolling.preview(request))
+        planned = enrolling.preview(request)
+        p = planned.patient
+        course = preview_course(
+            self.settings,
+            self.protocol(p.protocol),
+            request.first,
+            p.timezone,
+            self.clock.now(),
+            p.touch_up_interval_days,
+        )
+        return replace(self.enrol_preview(planned), messages=course.texts, warnings=planned.warnings)
 
     def enrol_preview(self, planned: PatientDetail) -> EnrolPreview:
         p = planned.patient

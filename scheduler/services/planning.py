@@ -5,6 +5,8 @@ Both run inside the caller's transaction, so a change and its re-plan commit tog
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypedDict
 
@@ -13,11 +15,13 @@ from sqlalchemy.orm import Session as DbSession
 
 from scheduler.config import Settings
 from scheduler.domain import course, plan
+from scheduler.domain.protocols import Protocol
 from scheduler.domain.states import (
     PLANNED,
     REVIVABLE,
     UPCOMING,
     AppointmentStatus,
+    NoticeKind,
     PatientStatus,
     Reason,
     ReminderKind,
@@ -54,47 +58,61 @@ def textable(patient: Patient) -> bool:
     )
 
 
-def replan(db: DbSession, patient: Patient, settings: Settings, now: datetime, reason: Reason) -> None:
-    """Make the patient's stored reminders match the plan for their current appointments.
+@dataclass(frozen=True)
+class Planner:
+    """Plans a patient's texts from their sessions, with the clinic's settings and protocols."""
 
-    New texts are inserted; pending or skipped ones move or change to match; pending ones no
-    longer in the plan are cancelled with `reason`. Texts already handed to the provider are
-    never touched.
-    """
-    tz = zone(patient.timezone)
-    wanted: dict[str, plan.PlannedReminder] = {}
-    if textable(patient):
-        planned = plan.plan_reminders(
-            planned_sessions(patient), tz, settings.send_window, settings.daily_text_limit
+    settings: Settings
+    protocols: Mapping[str, Protocol]
+
+    def context(self, patient: Patient) -> plan.PlanContext:
+        protocol = self.protocols.get(patient.protocol)
+        return plan.PlanContext(
+            tz=zone(patient.timezone),
+            window=self.settings.send_window,
+            daily_limit=self.settings.daily_text_limit,
+            voice=self.settings.voice,
+            family=protocol.family if protocol else "iv",
         )
-        wanted = {p.key: p for p in planned}
-    existing = {r.plan_key: r for r in db.scalars(select(Reminder).where(Reminder.patient_id == patient.id))}
-    for key, p in wanted.items():
-        row = existing.get(key)
-        if row is None:
-            db.add(Reminder(**_row(patient, p, now)))
-        elif _may_follow_plan(row, p, now):
-            _update(row, p.due_at, p.deadline, p.status, p.reason, now)
-    for key, row in existing.items():
-        if row.kind == ReminderKind.WELCOME:
-            _replan_welcome(row, patient, settings, now, reason)
-        elif key not in wanted and row.status in _OPEN:
-            _update(row, row.due_at, row.deadline, ReminderStatus.CANCELLED, reason, now)
-    db.flush()
 
+    def replan(self, db: DbSession, patient: Patient, now: datetime, reason: Reason) -> None:
+        """Make the patient's stored reminders match the plan for their current appointments.
 
-def new_patient_reminders(patient: Patient, settings: Settings, now: datetime) -> list[ReminderRow]:
-    """The rows of a patient just booked (sessions flushed): the welcome and every planned text."""
-    tz = zone(patient.timezone)
-    welcome = plan.plan_welcome(now, tz, settings.send_window)
-    planned = plan.plan_reminders(
-        planned_sessions(patient), tz, settings.send_window, settings.daily_text_limit
-    )
-    return [_row(patient, p, now) for p in (welcome, *planned)]
+        New texts are inserted; pending or skipped ones move or change to match; pending ones no
+        longer in the plan are cancelled with `reason`. Texts already handed to the provider are
+        never touched.
+        """
+        wanted: dict[str, plan.PlannedReminder] = {}
+        if textable(patient):
+            planned = plan.plan_reminders(planned_sessions(patient), self.context(patient))
+            wanted = {p.key: p for p in planned.reminders}
+        existing = {
+            r.plan_key: r for r in db.scalars(select(Reminder).where(Reminder.patient_id == patient.id))
+        }
+        for key, p in wanted.items():
+            row = existing.get(key)
+            if row is None:
+                db.add(Reminder(**_row(patient, p, now)))
+            elif _may_follow_plan(row, p, now):
+                _update(row, p.due_at, p.deadline, p.status, p.reason, now)
+        for key, row in existing.items():
+            if row.kind == ReminderKind.WELCOME:
+                _replan_welcome(row, patient, self.settings, now, reason)
+            elif key not in wanted and row.status in _OPEN:
+                _update(row, row.due_at, row.deadline, ReminderStatus.CANCELLED, reason, now)
+        db.flush()
+
+    def new_patient_reminders(self, patient: Patient, now: datetime) -> list[ReminderRow]:
+        """The rows of a patient just booked (sessions flushed): the welcome and every planned text."""
+        ctx = self.context(patient)
+        welcome = plan.plan_welcome(now, ctx.tz, ctx.window)
+        planned = plan.plan_reminders(planned_sessions(patient), ctx)
+        return [_row(patient, p, now) for p in (welcome, *planned.reminders)]
 
 
 def planned_sessions(patient: Patient) -> list[plan.Session]:
-    """The patient's sessions as the planner sees them: those whose texts belong in the plan."""
+    """The patient's sessions as the planner sees them: those whose texts belong in the plan, and
+    cancelled ones whose cancellation the patient is to be told of."""
     return [
         plan.Session(
             appointment_id=a.id,
@@ -104,9 +122,12 @@ def planned_sessions(patient: Patient) -> list[plan.Session]:
             starts_at=a.starts_at,
             booked_at=a.booked_at,
             confirmed=a.confirmed_at is not None,
+            cancelled=a.status == AppointmentStatus.CANCELLED,
+            notice=None if a.notice is None or a.notice_at is None else plan.Notice(a.notice, a.notice_at),
         )
         for a in patient.appointments
         if a.status in PLANNED
+        or (a.status == AppointmentStatus.CANCELLED and a.notice == NoticeKind.CANCELLED)
     ]
 
 
@@ -164,9 +185,16 @@ def _update(
 
 
 def ensure_next_touch_up(
-    db: DbSession, patient: Patient, settings: Settings, now: datetime, *, flush: bool = True
+    db: DbSession,
+    patient: Patient,
+    settings: Settings,
+    now: datetime,
+    *,
+    flush: bool = True,
+    announce: bool = False,
 ) -> Appointment | None:
-    """Book the patient's next touch-up if they are in care and none is upcoming.
+    """Book the patient's next touch-up if they are in care and none is upcoming; with
+    `announce`, the patient is told of it (staff booked it, outside the usual course).
 
     Returns the new appointment, or None when nothing was needed or allowed.
     """
@@ -186,6 +214,8 @@ def ensure_next_touch_up(
         status=AppointmentStatus.SCHEDULED,
         revision=0,
         booked_at=now,
+        notice=NoticeKind.ADDED if announce else None,
+        notice_at=now if announce else None,
         created_at=now,
         updated_at=now,
     )

@@ -9,8 +9,8 @@ from sqlalchemy import ColumnElement, select, true
 
 from scheduler.domain.states import PatientStatus
 from scheduler.errors import InvalidInput
-from scheduler.services.base import Service
-from scheduler.services.results import PatientRecord, PatientView
+from scheduler.services.base import Service, get_patient
+from scheduler.services.results import PatientRecord, PatientView, patient_record
 from scheduler.store.models import Patient
 from scheduler.store.uow import UnitOfWork
 
@@ -50,7 +50,8 @@ def patient_filter(status: str | None) -> PatientFilter | None:
 class Records(Service):
     def show(self, patient_id: int) -> PatientRecord:
         """The patient, every session, every planned text and every message sent."""
-        return self.record(patient_id)
+        with UnitOfWork(self.database) as uow:
+            return patient_record(uow.db, get_patient(uow.db, patient_id))
 
     def patients(self, status: str | None = None) -> list[PatientView]:
         wanted = patient_filter(status)

@@ -1,8 +1,10 @@
-"""Replies from patients: STOP and START, HELP, C to confirm, R to ask for a change, and the rest."""
+"""Replies from patients: STOP and START, HELP, C to confirm, R to ask for a change, urgent
+replies, and the rest."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -11,29 +13,49 @@ from sqlalchemy.orm import sessionmaker
 
 from scheduler.clock import Clock
 from scheduler.config import Settings
-from scheduler.domain.phones import readable
+from scheduler.domain.protocols import Protocol
 from scheduler.domain.replies import read_reply
-from scheduler.domain.states import UPCOMING, AppointmentStatus, PatientStatus, Reason, ReplyIntent
+from scheduler.domain.states import (
+    UPCOMING,
+    AppointmentStatus,
+    PatientStatus,
+    Reason,
+    ReminderKind,
+    ReminderStatus,
+    ReplyIntent,
+)
 from scheduler.domain.templates import TextContext, render
 from scheduler.domain.timeutil import to_local, to_utc, zone
+from scheduler.domain.urgent import is_urgent
+from scheduler.services.alerts import raise_alert
 from scheduler.services.audit import PATIENT_SMS, audit
 from scheduler.services.outcomes import opt_out
-from scheduler.services.planning import replan
-from scheduler.store.models import Appointment, Patient, Reply
+from scheduler.services.planning import Planner
+from scheduler.store.models import Appointment, Patient, Reminder, Reply
 from scheduler.store.uow import UnitOfWork
 
 log = logging.getLogger("scheduler.replies")
 
 # Replies that need nothing more from staff once the service has acted on them.
 _SETTLED = (ReplyIntent.STOP, ReplyIntent.START, ReplyIntent.HELP, ReplyIntent.CONFIRM)
+# Texts that name a session: a C or R answers the latest of them.
+_ABOUT_A_SESSION = (ReminderKind.CONFIRM, ReminderKind.PREP, ReminderKind.DAY_OF, ReminderKind.NOTICE)
+_SENT = (ReminderStatus.SENT, ReminderStatus.DELIVERED, ReminderStatus.UNKNOWN)
 
 
 class Replies:
-    def __init__(self, settings: Settings, database: sessionmaker[DbSession], clock: Clock) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        protocols: Mapping[str, Protocol],
+        database: sessionmaker[DbSession],
+        clock: Clock,
+    ) -> None:
         self.settings = settings
+        self.planner = Planner(settings, protocols)
         self.database = database
         self.clock = clock
-        self._phone = readable(settings.clinic_phone)
+        self.voice = settings.voice
 
     def receive(
         self, from_number: str, body: str, provider_sid: str | None, opt_out_type: str | None = None
@@ -51,49 +73,74 @@ class Replies:
                     Patient.phone == from_number, Patient.status != PatientStatus.DISCHARGED
                 )
             ).first()
+            urgent = is_urgent(body)
             if patient is None:
-                # Kept for staff (a patient writing from a new phone, say), never answered.
+                # Kept for staff (a patient writing from a new phone, say). Answered only when it
+                # reads as a safety concern, with the emergency number and crisis line.
                 intent = read_reply(body, opted_out=False, opt_out_type=opt_out_type)
-                db.add(Reply(patient_id=None, from_number=from_number, body=body, provider_sid=provider_sid,
-                             intent=intent, received_at=now))  # fmt: skip
-                uow.commit()
-                log.info("inbound text from a number that belongs to no patient in care; kept, not answered")
-                return None
-            intent = read_reply(body, opted_out=patient.opted_out_at is not None, opt_out_type=opt_out_type)
-            answer = self._act(db, patient, intent, now)
-            db.add(
-                Reply(
-                    patient_id=patient.id,
+                urgent = urgent and intent is ReplyIntent.OTHER
+                answer = render("urgent", TextContext(self.voice)) if urgent else None
+                stranger = Reply(
+                    patient_id=None,
                     from_number=from_number,
                     body=body,
                     provider_sid=provider_sid,
                     intent=intent,
+                    urgent=urgent,
                     received_at=now,
                     auto_reply=answer,
-                    handled_at=now if intent in _SETTLED else None,
                 )
+                db.add(stranger)
+                if urgent:
+                    db.flush()
+                    raise_alert(db, self.settings, None, stranger, now)
+                uow.commit()
+                log.info("inbound text from a number that belongs to no patient in care%s",
+                         " (urgent)" if urgent else "; kept, not answered")  # fmt: skip
+                return answer
+            intent = read_reply(body, opted_out=patient.opted_out_at is not None, opt_out_type=opt_out_type)
+            urgent = urgent and intent is ReplyIntent.OTHER
+            answer = (
+                render("urgent", TextContext(self.voice)) if urgent else self._act(db, patient, intent, now)
             )
+            reply = Reply(
+                patient_id=patient.id,
+                from_number=from_number,
+                body=body,
+                provider_sid=provider_sid,
+                intent=intent,
+                urgent=urgent,
+                received_at=now,
+                auto_reply=answer,
+                handled_at=now if intent in _SETTLED else None,
+            )
+            db.add(reply)
+            if urgent:
+                db.flush()
+                raise_alert(db, self.settings, patient.id, reply, now)
             uow.commit()
-        log.info("reply from patient %s read as %s", patient.id, intent.value)
+        log.info(
+            "reply from patient %s read as %s%s", patient.id, intent.value, " (urgent)" if urgent else ""
+        )
         return answer
 
     def _act(self, db: DbSession, patient: Patient, intent: ReplyIntent, now: datetime) -> str | None:
-        ctx = TextContext(self.settings.clinic_name, self._phone)
+        ctx = TextContext(self.voice)
         if intent is ReplyIntent.STOP:
             # Twilio answers STOP itself and blocks further texts; we stop planning them.
-            opt_out(db, self.settings, patient, now, PATIENT_SMS)
+            opt_out(db, self.planner, patient, now, PATIENT_SMS)
             return None
         if intent is ReplyIntent.START:
             if patient.opted_out_at is not None:
                 patient.opted_out_at = None
                 patient.updated_at = now
-                replan(db, patient, self.settings, now, Reason.OPTED_IN)
+                self.planner.replan(db, patient, now, Reason.OPTED_IN)
                 audit(db, now, PATIENT_SMS, "opt-in", patient.id)
             return None
         if intent is ReplyIntent.HELP:
             return None if self.settings.twilio_advanced_opt_out else render("help", ctx)
         if intent in (ReplyIntent.CONFIRM, ReplyIntent.CHANGE):
-            session = next_session(patient, now)
+            session = asked_about(db, patient, now)
             if session is None:
                 return render("nothing-to-confirm", ctx)
             start = to_local(session.starts_at, zone(patient.timezone))
@@ -104,9 +151,9 @@ class Replies:
                         now,
                         now,
                     )
-                    replan(db, patient, self.settings, now, Reason.CONFIRMED)
+                    self.planner.replan(db, patient, now, Reason.CONFIRMED)
                     audit(db, now, PATIENT_SMS, "confirm", patient.id, session.id)
-                return render("confirmed", TextContext(ctx.clinic, ctx.phone, start))
+                return render("confirmed", ctx.at(start))
             session.change_requested_at, session.updated_at = now, now
             audit(db, now, PATIENT_SMS, "change-request", patient.id, session.id)
             return render("change-requested", ctx)
@@ -123,6 +170,7 @@ class Replies:
             .where(
                 Reply.patient_id == patient.id,
                 Reply.intent == ReplyIntent.OTHER,
+                Reply.urgent.is_(False),
                 Reply.auto_reply.is_not(None),
                 Reply.received_at >= midnight,
             )
@@ -130,6 +178,27 @@ class Replies:
         return bool(answered)
 
 
-def next_session(patient: Patient, now: datetime) -> Appointment | None:
-    upcoming = [a for a in patient.appointments if a.status in UPCOMING and a.starts_at > now]
-    return min(upcoming, key=lambda a: a.starts_at, default=None)
+def asked_about(db: DbSession, patient: Patient, now: datetime) -> Appointment | None:
+    """The session a C or R answers: the one the latest message about a session still ahead
+    asked about (its confirm request, else its preparation text ...), else the next session."""
+    upcoming = {a.id: a for a in patient.appointments if a.status in UPCOMING and a.starts_at > now}
+    about = (
+        Reminder.patient_id == patient.id,
+        Reminder.kind.in_(_ABOUT_A_SESSION),
+        Reminder.status.in_(_SENT),
+        Reminder.appointment_id.in_(upcoming),
+    )
+    latest = db.scalar(select(func.max(Reminder.message_id)).where(*about))
+    if latest is None:
+        return min(upcoming.values(), key=lambda a: a.starts_at, default=None)
+    carried = [
+        (kind, appointment_id)
+        for kind, appointment_id in db.execute(
+            select(Reminder.kind, Reminder.appointment_id).where(*about, Reminder.message_id == latest)
+        )
+        if appointment_id is not None
+    ]
+    _kind, appointment_id = min(
+        carried, key=lambda row: (_ABOUT_A_SESSION.index(row[0]), upcoming[row[1]].starts_at)
+    )
+    return upcoming[appointment_id]

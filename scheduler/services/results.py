@@ -99,6 +99,9 @@ class ReminderView(Result):
     status: ReminderStatus
     reason: str | None = Field(description="Why it was cancelled, skipped, expired or failed, or null.")
     attempts: int
+    message_id: int | None = Field(
+        description="The message that carried it (texts of one day share one), or null until sent."
+    )
 
     @classmethod
     def of(cls, reminder: Reminder) -> ReminderView:
@@ -111,6 +114,7 @@ class ReminderView(Result):
             status=reminder.status,
             reason=reminder.reason,
             attempts=reminder.attempts,
+            message_id=reminder.message_id,
         )
 
 
@@ -138,32 +142,46 @@ class MessageView(Result):
         )
 
 
-class PatientDetail(Result):
-    """A patient with every session and planned text (what `enrol --json` prints)."""
-
+class PatientCourse(Result):
     patient: PatientView
     appointments: list[AppointmentView]
     reminders: list[ReminderView]
 
 
-class PatientRecord(PatientDetail):
+class PatientDetail(PatientCourse):
+    """A patient with every session and planned text, as every change answers (what `enrol --json`
+    prints), and what was odd about a time staff gave."""
+
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Times accepted that are worth a second look: one that does not exist or happens "
+        "twice in the patient's zone, a closed day, a session less than a day from another, or out "
+        "of the course's order.",
+        examples=[["2027-03-14 02:30 does not exist in America/New_York (the clocks go forward that night)"]],
+    )
+
+
+class PatientRecord(PatientCourse):
     """A patient with sessions, planned texts and the messages sent (what `show --json` prints)."""
 
     messages: list[MessageView]
 
 
-def patient_detail(db: DbSession, patient: Patient) -> PatientDetail:
+def patient_detail(db: DbSession, patient: Patient, warnings: list[str] | None = None) -> PatientDetail:
     return PatientDetail(
         patient=PatientView.of(patient),
         appointments=[AppointmentView.of(a, patient.timezone) for a in patient.appointments],
         reminders=[ReminderView.of(r) for r in _reminders(db, patient.id)],
+        warnings=warnings or [],
     )
 
 
 def patient_record(db: DbSession, patient: Patient) -> PatientRecord:
     messages = db.scalars(select(Message).where(Message.patient_id == patient.id).order_by(Message.id))
     return PatientRecord(
-        **dict(patient_detail(db, patient)),
+        patient=PatientView.of(patient),
+        appointments=[AppointmentView.of(a, patient.timezone) for a in patient.appointments],
+        reminders=[ReminderView.of(r) for r in _reminders(db, patient.id)],
         messages=[MessageView.of(m) for m in messages],
     )
 

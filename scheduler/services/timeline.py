@@ -13,7 +13,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
-from scheduler.domain.states import MessageStatus, ReminderKind, ReplyIntent, SessionKind
+from scheduler.domain.states import (
+    AppointmentReason,
+    AppointmentStatus,
+    MessageStatus,
+    ReminderKind,
+    ReminderStatus,
+    ReplyIntent,
+    SessionKind,
+)
 from scheduler.domain.timeutil import zone
 from scheduler.services.results import MessageView, ReminderView
 from scheduler.store.models import Message, Patient, Reminder, Reply
@@ -32,7 +40,7 @@ class TextEntry:
     id: int | None
     kind: ReminderKind
     due: datetime
-    status: str
+    status: ReminderStatus
     reason: str | None
     delivery: str | None  # the latest message's status (and error code), if one was sent
     attempts: int = 0
@@ -43,8 +51,8 @@ class SessionEntry:
     id: int | None
     label: str
     when: datetime
-    status: str
-    status_reason: str | None
+    status: AppointmentStatus
+    status_reason: AppointmentReason | None
     confirmed: bool
     change_requested: bool
     can_reschedule: bool

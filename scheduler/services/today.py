@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import contains_eager
 
+from scheduler.config import Settings
 from scheduler.domain.states import (
     TROUBLED,
     UPCOMING,
@@ -54,7 +55,7 @@ class Item:
     """One thing on the Today list for a person to deal with."""
 
     key: str  # what "mark handled" records, e.g. "reminder:12"
-    patient_id: int
+    patient_id: int | None  # None for a text from a number that is no patient's
     patient_name: str
     summary: str
     when: datetime  # in the patient's zone
@@ -120,8 +121,9 @@ class TodayList(Service):
                 )
             ]
             changes = _change_requests(db)
-            changed_patients = {item.patient_id for item in changes}
+            changed_patients = {item.patient_id for item in changes if item.patient_id is not None}
             sections = [
+                Section("urgent", "Urgent replies", "No urgent replies.", _urgent(db, self.settings)),
                 Section("changes", "Change requests", "No open change requests.", changes),
                 Section("missed", "Missed sessions", "No missed sessions to follow up.", _missed(db)),
                 Section(
@@ -135,8 +137,9 @@ class TodayList(Service):
             ]
         return Today(today, sessions, sections)
 
-    def mark_handled(self, item: str) -> int:
-        """Record that the signed-in user dealt with `item`; returns its patient's id.
+    def mark_handled(self, item: str) -> int | None:
+        """Record that the signed-in user dealt with `item`; returns its patient's id (None for a
+        reply from a number that is no patient's).
 
         Marking an item twice is harmless. The item comes back if the same thing happens again
         later (another change request, another opt-out).
@@ -298,11 +301,43 @@ def _opt_outs(db: DbSession) -> list[Item]:
     return items
 
 
+def _urgent(db: DbSession, settings: Settings) -> list[Item]:
+    """Replies that read as a safety concern, from patients or from numbers that are no one's."""
+    rows = db.execute(
+        select(Reply, Patient)
+        .outerjoin(Patient, Reply.patient_id == Patient.id)
+        .where(Reply.urgent.is_(True), Reply.handled_at.is_(None))
+        .order_by(Reply.received_at.desc(), Reply.id.desc())
+        .limit(LIST_LIMIT)
+    )
+    alerted = settings.staff_alert_phone or settings.staff_alert_webhook_url
+    summary = "reads as a safety concern" + ("; the on-call person was alerted" if alerted else "")
+    items = []
+    for reply, patient in rows:
+        items.append(
+            Item(
+                f"reply:{reply.id}",
+                patient.id if patient else None,
+                patient.name if patient else "(a number that is no patient's)",
+                summary,
+                reply.received_at.astimezone(zone(patient.timezone if patient else settings.clinic_timezone)),
+                status="urgent",
+                body=reply.body,
+                phone=None if patient else reply.from_number,
+            )
+        )
+    return items
+
+
 def _replies(db: DbSession, changed_patients: set[int]) -> list[Item]:
     rows = db.execute(
         select(Reply, Patient)
         .join(Patient, Reply.patient_id == Patient.id)
-        .where(Reply.handled_at.is_(None), Reply.intent.in_((ReplyIntent.OTHER, ReplyIntent.CHANGE)))
+        .where(
+            Reply.handled_at.is_(None),
+            Reply.urgent.is_(False),
+            Reply.intent.in_((ReplyIntent.OTHER, ReplyIntent.CHANGE)),
+        )
         .order_by(Reply.received_at, Reply.id)
         .limit(LIST_LIMIT)
     )
@@ -326,7 +361,7 @@ def _replies(db: DbSession, changed_patients: set[int]) -> list[Item]:
     return items
 
 
-def _item_patient(db: DbSession, kind: str, number: int, now: datetime) -> int:
+def _item_patient(db: DbSession, kind: str, number: int, now: datetime) -> int | None:
     if kind in ("phone", "optout"):
         patient = db.get(Patient, number)
         if patient is None:
@@ -353,7 +388,7 @@ def _item_patient(db: DbSession, kind: str, number: int, now: datetime) -> int:
             raise NotFound(f"no text with id {number}")
         return reminder.patient_id
     reply = db.get(Reply, number)
-    if reply is None or reply.patient_id is None:
+    if reply is None:
         raise NotFound(f"no reply with id {number}")
     reply.handled_at = reply.handled_at or now
     return reply.patient_id

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 MIGRATIONS = Path(__file__).resolve().parent.parent.parent / "migrations"
 # The Alembic head this code expects (a test keeps it equal to the newest file in migrations/).
 # Comparing against a constant keeps Alembic, and its start-up cost, out of every command.
-SCHEMA_REVISION = "0004"
+SCHEMA_REVISION = "0005"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
@@ -67,7 +67,8 @@ def _sqlite_immediate(engine: Engine, *, in_memory: bool) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def session_factory(engine: Engine) -> sessionmaker[DbSession]:
+def database_for(engine: Engine) -> sessionmaker[DbSession]:
+    """The factory of database sessions (units of work open them) for `engine`."""
     return sessionmaker(engine, expire_on_commit=False)
 
 

@@ -25,6 +25,7 @@ from scheduler.domain.states import (
     AppointmentStatus,
     Attention,
     HoldReason,
+    NoticeKind,
     PatientStatus,
     ReminderKind,
     ReminderStatus,
@@ -123,6 +124,9 @@ class Appointment(Base):
     booked_at: Mapped[datetime] = mapped_column(UTCDateTime())
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     change_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A change staff made that the patient is to be told of (moved, added, cancelled), and when.
+    notice: Mapped[NoticeKind | None] = mapped_column(EnumText(NoticeKind, 16))
+    notice_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -157,11 +161,14 @@ class Reminder(Base):
     provider_sid: Mapped[str | None] = mapped_column(String(64))
     error_code: Mapped[int | None] = mapped_column(Integer)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The latest message that carried this text (one message can carry several texts of a day).
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", use_alter=True))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (
         UniqueConstraint("patient_id", "plan_key"),
+        Index("ix_reminders_message_id", "message_id"),
         # The claim query reads only rows that may be sent; the partial index keeps it small.
         Index(
             "ix_reminders_due",
@@ -181,7 +188,11 @@ class Reminder(Base):
 
 
 class Message(Base):
-    """One SMS handed to the provider (or printed by the console backend): one row per attempt."""
+    """One SMS handed to the provider (or printed by the console backend): one row per attempt.
+
+    `reminder_id` is the first text it carries; every text it carries points back at it with
+    `Reminder.message_id`.
+    """
 
     __tablename__ = "messages"
 
@@ -216,6 +227,8 @@ class Reply(Base):
     body: Mapped[str] = mapped_column(Text)
     provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
     intent: Mapped[ReplyIntent] = mapped_column(EnumText(ReplyIntent, 16))
+    # It reads as a safety concern: answered at once, shown first on Today, the on-call person alerted.
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # What the service answered, if anything (sent back in the webhook's TwiML).
@@ -249,6 +262,38 @@ class AuditEntry(Base):
     details: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
 
     __table_args__ = (Index("ix_audit_log_patient_id", "patient_id"),)
+
+
+class Event(Base):
+    """Something that happened, to be POSTed to a webhook: a row long before it is delivered,
+    claimed and retried by the workers like texts are."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))  # e.g. reply.urgent
+    target: Mapped[str] = mapped_column(String(16))  # which webhook: staff-alert
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
+    payload: Mapped[dict[str, object]] = mapped_column(JSON)
+    # pending | sending | delivered | failed
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        Index(
+            "ix_events_due",
+            "due_at",
+            sqlite_where=text("status IN ('pending', 'sending')"),
+            postgresql_where=text("status IN ('pending', 'sending')"),
+        ),
+    )
 
 
 class User(Base):

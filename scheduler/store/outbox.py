@@ -11,7 +11,9 @@ The whole concurrency story of sending is here:
 - `interrupted_attempts`: attempts a worker started but never finished (it died mid-send). Their
   texts are in doubt and are looked up at the provider before anything else happens to them.
 - `unknown_sends`: sends whose outcome is unknown (a timeout, a 5xx), for the reconciler.
+- `claim_more`: texts due later the same day, taken early to share a message due now.
 - `release`: how a claim ends.
+- `claim_events`: the same claim for events to POST or alerts to text (`events` table).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from sqlalchemy import ColumnElement, literal_column, or_, select, update
 from sqlalchemy.orm import Session as DbSession
 
 from scheduler.domain.states import MessageStatus, ReminderStatus
-from scheduler.store.models import Message, Patient, Reminder
+from scheduler.store.models import Event, Message, Patient, Reminder
 
 # The partial index ix_reminders_due covers exactly these rows. SQLite's planner (and a generic plan
 # in PostgreSQL) only uses it when the query repeats its predicate with literals, not parameters.
@@ -37,16 +39,10 @@ SENDING: ColumnElement[bool] = Reminder.status == literal_column("'sending'")
 UNKNOWN: ColumnElement[bool] = Reminder.status == literal_column("'unknown'")
 
 
-@dataclass(frozen=True)
-class Claimed:
-    reminder_id: int
-    patient_id: int
-
-
-def claim_due(db: DbSession, worker: str, now: datetime, lease_until: datetime, limit: int) -> list[Claimed]:
+def claim_due(db: DbSession, worker: str, now: datetime, lease_until: datetime, limit: int) -> list[int]:
     """Claim up to `limit` due texts (oldest first), including ones whose lease ran out.
 
-    Returns them in the order they should go out.
+    Returns their ids in the order they should go out.
     """
     due = (
         select(Reminder.id)
@@ -66,11 +62,10 @@ def claim_due(db: DbSession, worker: str, now: datetime, lease_until: datetime, 
             attempts=Reminder.attempts + 1,
             updated_at=now,
         )
-        .returning(Reminder.id, Reminder.patient_id, Reminder.due_at)
+        .returning(Reminder.id, Reminder.due_at)
         .execution_options(synchronize_session=False)
     )
-    rows = sorted(claimed, key=lambda r: (r.due_at, r.id))
-    return [Claimed(int(r.id), int(r.patient_id)) for r in rows]
+    return [int(r.id) for r in sorted(claimed, key=lambda r: (r.due_at, r.id))]
 
 
 def held(db: DbSession, reminder_id: int, worker: str) -> Reminder | None:
@@ -105,15 +100,29 @@ def held_with_patients(
 
 
 def interrupted_attempts(db: DbSession, reminder_ids: Collection[int]) -> dict[int, list[Message]]:
-    """Attempts left `submitting` (their worker died mid-send), oldest first, by reminder."""
+    """Attempts left `submitting` (their worker died mid-send), oldest first, by reminder: those
+    that led with the reminder and the one that last carried it."""
+    carried: dict[int, int] = {
+        reminder_id: message_id
+        for reminder_id, message_id in db.execute(
+            select(Reminder.id, Reminder.message_id).where(
+                Reminder.id.in_(reminder_ids), Reminder.message_id.is_not(None)
+            )
+        )
+        if message_id is not None
+    }
     found: dict[int, list[Message]] = {}
     for message in db.scalars(
         select(Message)
-        .where(Message.reminder_id.in_(reminder_ids), Message.status == MessageStatus.SUBMITTING)
+        .where(
+            Message.status == MessageStatus.SUBMITTING,
+            Message.reminder_id.in_(reminder_ids) | Message.id.in_(carried.values()),
+        )
         .order_by(Message.id)
     ):
-        assert message.reminder_id is not None
-        found.setdefault(message.reminder_id, []).append(message)
+        for reminder_id in reminder_ids:
+            if message.reminder_id == reminder_id or carried.get(reminder_id) == message.id:
+                found.setdefault(reminder_id, []).append(message)
     return found
 
 
@@ -127,15 +136,47 @@ class UnknownSend:
 
 
 def unknown_sends(db: DbSession, settled_before: datetime, limit: int) -> Sequence[UnknownSend]:
-    """Sends left `unknown` since before `settled_before`, longest waiting first."""
+    """Texts whose send is `unknown` since before `settled_before`, longest waiting first, with
+    the message that carried them."""
     rows = db.execute(
         select(Reminder.id, Message.id, Message.to, Message.body, Message.created_at)
-        .join(Message, Message.reminder_id == Reminder.id)
+        .join(Message, Message.id == Reminder.message_id)
         .where(UNKNOWN, Reminder.updated_at <= settled_before, Message.status == MessageStatus.UNKNOWN)
         .order_by(Reminder.updated_at)
         .limit(limit)
     ).all()
     return [UnknownSend(*row) for row in rows]
+
+
+def claim_more(
+    db: DbSession, worker: str, reminder_ids: Collection[int], now: datetime, lease_until: datetime
+) -> list[int]:
+    """Claim texts that are not due yet, to go out early with a message due now (they would
+    otherwise need a second message that day). Only pending ones are taken."""
+    if not reminder_ids:
+        return []
+    claimed = db.execute(
+        update(Reminder)
+        .where(Reminder.id.in_(reminder_ids), PENDING)
+        .values(
+            status=ReminderStatus.SENDING,
+            claimed_by=worker,
+            lease_until=lease_until,
+            attempts=Reminder.attempts + 1,
+            updated_at=now,
+        )
+        .returning(Reminder.id)
+        .execution_options(synchronize_session=False)
+    )
+    return [int(row.id) for row in claimed]
+
+
+def record_sent(reminder: Reminder, provider_sid: str | None, now: datetime) -> None:
+    """End a claim on a text the provider took."""
+    reminder.provider_sid = provider_sid
+    reminder.sent_at = now
+    reminder.error_code = None
+    release(reminder, now, status=ReminderStatus.SENT, count_attempt=True)
 
 
 def release(
@@ -157,3 +198,33 @@ def release(
         reminder.due_at = due_at
     if not count_attempt:
         reminder.attempts = max(0, reminder.attempts - 1)
+
+
+def claim_events(db: DbSession, worker: str, now: datetime, lease_until: datetime, limit: int) -> list[int]:
+    """Claim up to `limit` due events (oldest first), including ones whose lease ran out."""
+    due = (
+        select(Event.id)
+        .where(
+            Event.status.in_([literal_column("'pending'"), literal_column("'sending'")]),
+            Event.due_at <= now,
+            or_(Event.status == literal_column("'pending'"), Event.lease_until < now),
+        )
+        .order_by(Event.due_at, Event.id)
+        .limit(limit)
+    )
+    if db.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    claimed = db.execute(
+        update(Event)
+        .where(Event.id.in_(due.scalar_subquery()))
+        .values(
+            status="sending",
+            claimed_by=worker,
+            lease_until=lease_until,
+            attempts=Event.attempts + 1,
+            updated_at=now,
+        )
+        .returning(Event.id)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted(int(row.id) for row in claimed)

@@ -104,7 +104,11 @@ def call(operation: Callable[[], T], *, target: Loc, fields: Mapping[str, Loc] |
         loc = target if exc.field is None else (fields or {}).get(exc.field, ("body", exc.field))
         if isinstance(exc, Conflict) or exc.field is None:
             raise _error(409, loc, exc, "conflict") from None
-        raise _error(422, loc, exc, "value_error") from None
+        detail = [
+            {"loc": list((fields or {}).get(name, ("body", name))), "msg": message, "type": "value_error"}
+            for name, message in exc.problems.items()
+        ]
+        raise HTTPException(status_code=422, detail=detail) from None
 
 
 def _printable(value: Any) -> Any:

@@ -65,8 +65,8 @@ def create_app(app: App, *, run_worker: bool = False) -> FastAPI:
     web.include_router(
         twilio_router(
             app.settings,
-            DeliveryReports(app.settings, app.database, app.clock),
-            Replies(app.settings, app.database, app.clock),
+            DeliveryReports(app.settings, app.protocols, app.database, app.clock),
+            Replies(app.settings, app.protocols, app.database, app.clock),
         )
     )
     web.include_router(api_router())

@@ -8,10 +8,6 @@ Chromium is the distribution's (`/usr/bin/chromium`), launched through Playwrigh
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,15 +15,7 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from scheduler.store.db import upgrade
-from tests.support.browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    REMINDERS,
-    SCREENSHOTS,
-    Server,
-    free_port,
-    seed,
-)
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, Server, seed, serving
 
 
 @pytest.fixture(scope="session")
@@ -54,38 +42,8 @@ def server(tmp_path: Path) -> Iterator[Server]:
     database_url = f"sqlite:///{tmp_path / 'reminders.db'}"
     upgrade(database_url)
     seed(database_url)
-    port = free_port()
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "SMS_", "DATABASE_", "PUBLIC_"))
-    }
-    env.update(DATABASE_URL=database_url, SMS_BACKEND="console", SECRET_KEY="browser-test-" + "k" * 32)
-    log = tmp_path / "serve.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [str(REMINDERS), "serve", "--host", "127.0.0.1", "--port", str(port), "--no-worker"],
-            env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"reminders serve did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
-        yield Server(url, database_url, log)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with serving(tmp_path, database_url, {"SMS_BACKEND": "console"}, worker=False) as running:
+        yield running
 
 
 @pytest.fixture

@@ -75,7 +75,9 @@ def test_enrol_a_patient_and_move_a_session(page: Page, server: Server, screensh
     second.get_by_text("Reschedule…").click()
     second.get_by_label("New time").fill(f"{moved:%Y-%m-%dT%H:%M}")
     second.get_by_role("button", name="Move session").click()
-    expect(page.get_by_role("status")).to_contain_text("Session moved")
+    expect(page.get_by_role("status").first).to_contain_text("Session moved")
+    # Thursday 15:30 is less than a day before session 3: done, with a warning to check.
+    expect(page.locator(".flash.warning")).to_contain_text("less than a day before session 3")
     second = page.locator("#timeline tr.session-row").nth(1)
     expect(second).to_contain_text(shown(moved))
     expect(second).to_contain_text("Induction session 2")

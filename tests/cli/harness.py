@@ -46,6 +46,11 @@ SETTINGS_VARS = frozenset(
         "SEND_RATE_PER_SECOND",
         "SECRET_KEY",
         "PROTOCOLS_FILE",
+        "CLINIC_EMERGENCY_NUMBER",
+        "CLINIC_CRISIS_LINE",
+        "STAFF_ALERT_PHONE",
+        "STAFF_ALERT_WEBHOOK_URL",
+        "STAFF_ALERT_WEBHOOK_SECRET",
         "REMINDERS_DEBUG",
     }
 )

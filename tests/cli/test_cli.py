@@ -145,7 +145,8 @@ def test_enrol_json_prints_the_patient_their_sessions_and_their_texts(reminders:
     monday = first_monday(CHICAGO)
     detail = reminders.json(*enrol_args(wall_clock(monday, "10:00"), phone="(201) 555-0123"))
 
-    assert set(detail) == {"patient", "appointments", "reminders"}
+    assert set(detail) == {"patient", "appointments", "reminders", "warnings"}
+    assert detail["warnings"] == []  # a Monday at 10:00 in Chicago is nothing odd
     patient = detail["patient"]
     assert set(patient) >= PATIENT_KEYS
     assert patient["name"] == "Ben Example"
@@ -699,6 +700,7 @@ def test_the_cli_offers_every_command_the_design_lists() -> None:
         ("dispatch",),
         ("worker",),
         ("serve",),
+        ("preview",),
     }
     assert documented - {path for path, _ in COMMANDS} == set()
 

@@ -324,7 +324,7 @@ def test_a_failure_report_that_overtakes_the_send_response_is_not_lost(
     app: App, make_dispatcher: DispatcherFactory, fake_twilio: FakeTwilio, clock: FrozenClock
 ) -> None:
     detail = enrol(app, "2026-03-09 10:00")
-    reports = DeliveryReports(app.settings, app.database, clock)
+    reports = DeliveryReports(app.settings, app.protocols, app.database, clock)
 
     def report_first(sms: OutgoingSms, receipt: SendReceipt) -> None:
         # The carrier's answer arrives before Twilio's answer to the send itself, at the status
@@ -363,7 +363,7 @@ def test_a_21610_on_send_and_in_a_delivery_report_leave_the_same_patient_and_aud
     assert dispatcher.drain().sent == 1
     # The other welcome was taken, then the Messaging Service reported the opt-out.
     [message] = [m for m in messages(app) if m.patient_id == reported]
-    reports = DeliveryReports(app.settings, app.database, clock)
+    reports = DeliveryReports(app.settings, app.protocols, app.database, clock)
     assert reports.apply(DeliveryReport("failed", message.id, message.provider_sid, 21610))
 
     def outcome(patient_id: int) -> tuple[object, ...]:

@@ -14,7 +14,7 @@ from scheduler.domain.states import Reason
 from scheduler.errors import Conflict, InvalidInput, NotFound, SchemaOutOfDate
 from scheduler.serialize import to_json as as_json
 from scheduler.services import Clinic, EnrolRequest
-from scheduler.services.planning import replan
+from scheduler.services.planning import Planner
 from scheduler.store.db import make_engine
 from scheduler.store.models import Appointment, AuditEntry, Patient, Reminder
 from scheduler.store.uow import UnitOfWork
@@ -153,8 +153,9 @@ def test_replanning_twice_inserts_nothing(clinic: Clinic, app: App, clock: Froze
     with UnitOfWork(app.database) as uow:
         patient = uow.db.get(Patient, detail["patient"]["id"])
         assert patient is not None
-        replan(uow.db, patient, app.settings, clock.now(), Reason.REPLANNED)
-        replan(uow.db, patient, app.settings, clock.now(), Reason.REPLANNED)
+        planner = Planner(app.settings, app.protocols)
+        planner.replan(uow.db, patient, clock.now(), Reason.REPLANNED)
+        planner.replan(uow.db, patient, clock.now(), Reason.REPLANNED)
         uow.commit()
     assert counts(app) == before
     assert as_json(clinic.show(detail["patient"]["id"]))["reminders"] == detail["reminders"]
@@ -171,7 +172,9 @@ def test_reschedule_cancels_the_old_texts_and_plans_new_ones(clinic: Clinic) -> 
     assert {(r["status"], r["reason"]) for r in rows if r["id"] in old} == {("cancelled", "rescheduled")}
     new_pending = [r for r in rows if r["id"] not in old and r["status"] == "pending"]
     assert {r["kind"]: r["due_at"] for r in new_pending} == {
-        "confirm": "2026-03-09T19:30:00+00:00",  # 72 h before: 15:30 EDT, after session 1
+        "notice": "2026-03-03T14:00:00+00:00",  # the new time, told at once
+        # 72 h before is 15:30 EDT on the day of session 1: it shares that day's 09:00 message.
+        "confirm": "2026-03-09T13:00:00+00:00",
         "prep": "2026-03-11T19:30:00+00:00",
     }
 
@@ -205,11 +208,13 @@ def test_cancel_a_session_cancels_its_texts(clinic: Clinic) -> None:
     third = detail["appointments"][2]
     after = as_json(clinic.cancel(third["id"]))
     assert next(a for a in after["appointments"] if a["id"] == third["id"])["status"] == "cancelled"
-    statuses = {(r["status"], r["reason"]) for r in reminders_of(after, third["id"])}
-    assert statuses <= {("cancelled", "appointment-cancelled"), ("skipped", "session-between")} | {
-        ("cancelled", "appointment-cancelled")
+    statuses = {(r["kind"], r["status"], r["reason"]) for r in reminders_of(after, third["id"])}
+    assert {(kind, status, reason) for kind, status, reason in statuses if kind != "notice"} == {
+        ("confirm", "cancelled", "appointment-cancelled"),
+        ("prep", "cancelled", "appointment-cancelled"),
     }
-    assert ("cancelled", "appointment-cancelled") in statuses
+    # The patient is told, as soon as the window allows.
+    assert ("notice", "pending", None) in statuses
 
 
 def test_cancelling_the_upcoming_touch_up_books_the_next_one_an_interval_later(
@@ -419,7 +424,7 @@ def test_a_new_number_clears_the_invalid_flag_and_brings_texts_back(clinic: Clin
         patient = uow.db.get(Patient, patient_id)
         assert patient is not None
         patient.phone_invalid_at = patient.created_at
-        replan(uow.db, patient, app.settings, patient.created_at, Reason.PHONE_INVALID)
+        Planner(app.settings, app.protocols).replan(uow.db, patient, patient.created_at, Reason.PHONE_INVALID)
         uow.commit()
     flagged = as_json(clinic.show(patient_id))
     assert not [r for r in flagged["reminders"] if r["status"] == "pending" and r["kind"] != "welcome"]

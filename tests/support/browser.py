@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -65,8 +72,50 @@ def seed(database_url: str) -> None:
                 "Bo Chen", "(201) 555-0456", ZONE, "iv-6x-2w", f"{tomorrow:%Y-%m-%d %H:%M}", "verbal"
             )
         )
-        replies = Replies(app.settings, app.database, app.clock)
+        replies = Replies(app.settings, app.protocols, app.database, app.clock)
         replies.receive(bo.patient.phone, "R", "SMseedchange")
         replies.receive(bo.patient.phone, "Is there parking near the clinic?", "SMseedother")
     finally:
         app.close()
+
+
+@contextmanager
+def serving(
+    tmp_path: Path, database_url: str, env: Mapping[str, str], *, worker: bool, port: int | None = None
+) -> Iterator[Server]:
+    """`reminders serve` on `database_url` with the settings `env`, until the block ends."""
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TWILIO_", "SMS_", "DATABASE_", "PUBLIC_", "STAFF_"))
+    }
+    clean.update(DATABASE_URL=database_url, SECRET_KEY="browser-test-" + "k" * 32, **env)
+    log = tmp_path / "serve.log"
+    command = [str(REMINDERS), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            command if worker else [*command, "--no-worker"],
+            env=clean, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"reminders serve did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield Server(url, database_url, log)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

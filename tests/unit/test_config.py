@@ -72,6 +72,10 @@ def test_an_empty_closed_days_value_opens_every_day() -> None:
         ("PUBLIC_BASE_URL", "reminders.example.org"),
         ("TWILIO_MESSAGING_SERVICE_SID", "MG123"),
         ("PROTOCOLS_FILE", "/nonexistent/protocols.toml"),
+        ("CLINIC_EMERGENCY_NUMBER", "call 911"),
+        ("CLINIC_CRISIS_LINE", "a crisis line whose name is far too long"),
+        ("STAFF_ALERT_PHONE", "12345"),
+        ("STAFF_ALERT_WEBHOOK_URL", "alerts.example.org"),
     ],
 )
 def test_a_bad_value_is_refused_naming_the_variable(name: str, value: str) -> None:
@@ -116,3 +120,38 @@ def test_a_clinic_name_that_would_break_the_texts_is_refused(name: str, problem:
     with pytest.raises(ConfigError, match="CLINIC_NAME") as info:
         Settings.from_env({"CLINIC_NAME": name})
     assert problem in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("phone", "emergency", "crisis"),
+    [
+        ("+12015550100", "911", "call or text 988"),
+        ("+16135550100", "911", "call or text 988"),  # Canada
+        ("+442071838750", "999", "Samaritans 116 123"),
+        ("+61293744000", "000", "Lifeline 13 11 14"),
+    ],
+    ids=["us", "canada", "uk", "australia"],
+)
+def test_emergency_and_crisis_lines_default_from_the_clinics_country(
+    phone: str, emergency: str, crisis: str
+) -> None:
+    settings = Settings.from_env({"CLINIC_PHONE": phone})
+    assert (settings.clinic_emergency_number, settings.clinic_crisis_line) == (emergency, crisis)
+
+
+def test_a_clinic_in_a_country_without_defaults_must_set_both_lines() -> None:
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({"CLINIC_PHONE": "+33142685300"})
+    assert "CLINIC_EMERGENCY_NUMBER" in str(info.value)
+    assert "CLINIC_CRISIS_LINE" in str(info.value)
+    with pytest.raises(ConfigError, match="CLINIC_CRISIS_LINE"):
+        Settings.from_env({"CLINIC_PHONE": "+33142685300", "CLINIC_EMERGENCY_NUMBER": "112"})
+    settings = Settings.from_env(
+        {"CLINIC_PHONE": "+33142685300", "CLINIC_EMERGENCY_NUMBER": "112", "CLINIC_CRISIS_LINE": "SOS 3114"}
+    )
+    assert (settings.voice.emergency, settings.voice.crisis) == ("112", "SOS 3114")
+
+
+def test_a_staff_alert_webhook_needs_a_secret_to_sign_with() -> None:
+    with pytest.raises(ConfigError, match="STAFF_ALERT_WEBHOOK_SECRET"):
+        Settings.from_env({"STAFF_ALERT_WEBHOOK_URL": "https://alerts.example.org/hook"})

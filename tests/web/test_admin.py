@@ -216,7 +216,7 @@ def test_sign_out_ends_the_session(staff: TestClient) -> None:
 def test_a_name_with_markup_is_shown_as_text_everywhere(app: App, staff: TestClient) -> None:
     name = '<script>alert("x")</script> Lima'
     detail = enrol(app, name, first="2026-03-04 10:00")  # tomorrow: on Today's session list
-    Replies(app.settings, app.database, app.clock).receive(
+    Replies(app.settings, app.protocols, app.database, app.clock).receive(
         detail["patient"]["phone"], "<b>is parking free?</b>", "SMreply1"
     )
     patient_id = detail["patient"]["id"]
@@ -240,7 +240,7 @@ def test_an_unknown_patient_is_a_not_found_page(staff: TestClient) -> None:
 def test_today_lists_what_needs_a_person_and_mark_handled_takes_it_off(
     app: App, staff: TestClient, clock: FrozenClock
 ) -> None:
-    replies = Replies(app.settings, app.database, clock)
+    replies = Replies(app.settings, app.protocols, app.database, clock)
     ana = enrol(app, "Ana Lima", "(201) 555-0123", first="2026-03-04 10:00")
     bo = enrol(app, "Bo Chen", "(201) 555-0456", first="2026-03-03 10:30")
     cy = enrol(app, "Cy Diaz", "(201) 555-0789")
@@ -353,7 +353,9 @@ def test_the_messages_log_shows_texts_and_replies_and_filters_them(
     enrol(app, "Ana Lima", "(201) 555-0123")
     enrol(app, "Bo Chen", "(201) 555-0456")
     dispatcher.drain()  # the two welcome texts
-    Replies(app.settings, app.database, app.clock).receive("+12015550456", "Running late, sorry", "SMr1")
+    Replies(app.settings, app.protocols, app.database, app.clock).receive(
+        "+12015550456", "Running late, sorry", "SMr1"
+    )
     with UnitOfWork(app.database) as uow:
         texts = list(uow.db.scalars(select(Message)))
         assert len(texts) == 2
@@ -488,6 +490,11 @@ def test_the_preview_shows_the_plan_in_local_time_and_saving_plans_exactly_that(
     html = preview.text
     assert "Mon 9 Mar 2026 10:00 EDT" in html  # after the change to summer time
     assert "Induction session 6" in html
+    # The messages as the patient will get them: Tuesday's check-in and Wednesday's preparation
+    # share one, which asks for C (session 1 lies before session 2's confirm request).
+    assert "The texts as the patient will get them" in html
+    assert "check-in + prep" in html
+    assert "Reply C to confirm or R to change.</td>" in html
     assert "Touch-up session 1" in html
     assert html.count('class="text-row ') >= 10
     assert patients_count(app) == 0

@@ -415,7 +415,12 @@ def test_a_session_is_rescheduled_and_its_texts_replanned(app: App, api: TestCli
     response = api.post(f"/api/v1/appointments/{session}/reschedule", json={"when": "2026-03-10 15:30"})
     assert response.status_code == 200
     body = response.json()
-    assert body == to_json(app.clinic("test").detail(detail["patient"]["id"]))
+    # Session 2 is the next morning: accepted, with a warning.
+    assert body["warnings"] == ["it is less than a day before session 2 (2026-03-11 10:00)"]
+    assert body == {
+        **to_json(app.clinic("test").detail(detail["patient"]["id"])),
+        "warnings": body["warnings"],
+    }
     moved = by_id(body, session)
     assert (moved["local_start"], moved["status"]) == ("2026-03-10T15:30:00-04:00", "scheduled")
     statuses = {r["id"]: r["status"] for r in body["reminders"]}
@@ -451,10 +456,9 @@ def test_a_session_is_cancelled_with_its_texts(app: App, api: TestClient) -> Non
     assert response.status_code == 200
     body = response.json()
     assert by_id(body, session)["status"] == "cancelled"
-    assert {r["status"] for r in body["reminders"] if r["appointment_id"] == session} <= {
-        "cancelled",
-        "skipped",
-    }
+    texts = [r for r in body["reminders"] if r["appointment_id"] == session]
+    assert {r["status"] for r in texts if r["kind"] != "notice"} == {"cancelled"}
+    assert [r["status"] for r in texts if r["kind"] == "notice"] == ["pending"]  # tells the patient
     again = api.post(f"/api/v1/appointments/{session}/cancel")
     assert again.status_code == 409
     assert errors(again) == [(["path", "appointment_id"], "conflict")]

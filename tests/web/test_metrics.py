@@ -71,4 +71,4 @@ def test_status_shows_how_far_behind_sending_is_and_stuck_claims(
     assert after.due_now == 0
     assert after.expired_leases == 0  # the expired claim was taken over and sent
     assert after.by_status["sent"] == 2
-    assert after.sent_last_5_minutes == 2
+    assert after.sent_per_minute == 2 / 5

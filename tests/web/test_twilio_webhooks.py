@@ -12,13 +12,14 @@ from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
 from scheduler.app import App, build
+from scheduler.config import Settings
 from scheduler.dispatch import Dispatcher
 from scheduler.serialize import to_json
 from scheduler.services import EnrolRequest
 from scheduler.store.models import Appointment, Message, Patient, Reminder, Reply
 from scheduler.store.uow import UnitOfWork
 from scheduler.web import create_app
-from tests.support import FrozenClock, Signer, make_settings
+from tests.support import PUBLIC, FrozenClock, Signer, make_settings
 from tests.support.fake_twilio import FakeTwilio
 
 PHONE = "+12015550123"
@@ -206,7 +207,7 @@ def test_an_unrecognised_reply_gets_the_safe_answer_once_a_day_and_is_kept(
     app: App, client: TestClient, sign: Signer, clock: FrozenClock
 ) -> None:
     enrol(app)
-    first = inbound(client, sign, "I feel dizzy after last time", sid="SM1")
+    first = inbound(client, sign, "Can I bring my dog to the next one?", sid="SM1")
     assert "can't answer medical questions" in first.text
     assert "911" in first.text
     assert "988" in first.text
@@ -217,7 +218,7 @@ def test_an_unrecognised_reply_gets_the_safe_answer_once_a_day_and_is_kept(
     assert "can't answer medical questions" in third.text
     with UnitOfWork(app.database) as uow:
         kept = [(r.body, r.intent, r.handled_at) for r in uow.db.scalars(select(Reply).order_by(Reply.id))]
-    assert kept[0] == ("I feel dizzy after last time", "other", None)
+    assert kept[0] == ("Can I bring my dog to the next one?", "other", None)
     assert len(kept) == 3
 
 
@@ -363,3 +364,43 @@ def test_a_status_for_a_message_we_do_not_know_is_accepted_and_ignored(
 def test_healthz_reports_the_database_and_the_last_tick(client: TestClient) -> None:
     body = client.get("/healthz").json()
     assert body == {"status": "ok", "database": "ok", "last_tick_age_seconds": None}
+
+
+def test_a_clinic_in_the_uk_gives_uk_emergency_and_crisis_lines(
+    database_url: str, clock: FrozenClock, fake_twilio: FakeTwilio, sign: Signer
+) -> None:
+    settings = Settings.from_env(
+        {
+            "DATABASE_URL": database_url,
+            "SMS_BACKEND": "console",
+            "CLINIC_PHONE": "+44 20 7183 8750",
+            "PUBLIC_BASE_URL": PUBLIC,
+            "TWILIO_ACCOUNT_SID": fake_twilio.account_sid,
+            "TWILIO_AUTH_TOKEN": fake_twilio.auth_token,
+        }
+    )
+    built = build(settings, clock)
+    try:
+        request = EnrolRequest(
+            "Ana Lima", "+447911123456", "Europe/London", "iv-6x-mwf", "2026-03-09 10:00", "form"
+        )
+        built.clinic("test").enrol(request)
+        with TestClient(create_app(built), base_url="http://10.0.0.5:8000") as uk:
+            answers = []
+            for sid, body in (
+                ("SM1", "HELP"),
+                ("SM2", "what time is parking open"),
+                ("SM3", "I want to die"),
+            ):
+                form = {"From": "+447911123456", "Body": body, "MessageSid": sid}
+                signature = sign("/twilio/inbound", form)
+                answers.append(
+                    uk.post("/twilio/inbound", data=form, headers={"X-Twilio-Signature": signature}).text
+                )
+    finally:
+        built.close()
+    for answer in answers:
+        assert "999" in answer
+        assert "Samaritans 116 123" in answer
+        assert "911" not in answer
+        assert "988" not in answer

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from scheduler.web.admin import enrol, messages, patients, signin, today
+from scheduler.web.admin import enrol, imports, messages, patients, signin, today
 
 
 def admin_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
-    for module in (signin, today, patients, enrol, messages):
+    for module in (signin, today, patients, enrol, messages, imports):
         module.routes(router)
     return router

@@ -58,6 +58,11 @@ def problem(request: Request, message: str) -> None:
     request.session.setdefault("flashes", []).append({"error": message})
 
 
+def warn(request: Request, message: str) -> None:
+    """A flash message that says a change was made but is worth a second look."""
+    request.session.setdefault("flashes", []).append({"warning": message})
+
+
 def see(path: str) -> RedirectResponse:
     return RedirectResponse(path, status_code=303)
 
@@ -65,9 +70,11 @@ def see(path: str) -> RedirectResponse:
 def act(request: Request, back_to: str, done: str, action: Callable[[], object]) -> RedirectResponse:
     """Carry out a change and go back to `back_to` with a flash saying how it went (Post/Redirect/Get)."""
     try:
-        action()
+        result = action()
     except InvalidInput as exc:
         problem(request, str(exc))
     else:
         flash(request, done)
+        for warning in getattr(result, "warnings", ()):
+            warn(request, warning)
     return see(back_to)

@@ -10,7 +10,7 @@ from scheduler.domain.protocols import DEFAULT_PROTOCOL
 from scheduler.errors import InvalidInput
 from scheduler.services import EnrolRequest
 from scheduler.services.accounts import StaffUser
-from scheduler.web.admin.common import PostedForm, Staff, clinic_of, desk_of, field, see
+from scheduler.web.admin.common import PostedForm, Staff, clinic_of, desk_of, field, see, warn
 from scheduler.web.pages import flash, page
 
 # Zones offered on the enrolment form; any other IANA name can be typed.
@@ -86,6 +86,8 @@ def routes(router: APIRouter) -> None:
         except InvalidInput as exc:
             return enrol_form(request, user, values, exc.problems, 400)
         flash(request, "Enrolled; the course and its texts are planned.")
+        for warning in created.warnings:
+            warn(request, warning)
         return see(f"/patients/{created.patient.id}")
 
 

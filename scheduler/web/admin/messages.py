@@ -1,19 +1,14 @@
-"""The log of texts and replies, and the CSV import with its per-row report."""
+"""The log of texts and replies."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData, UploadFile
 
 from scheduler.errors import InvalidInput
-from scheduler.services import ImportReport
 from scheduler.services.timeline import MESSAGE_STATUSES, REPLY_INTENTS
-from scheduler.web.admin.common import PostedForm, Staff, clinic_of, desk_of, field, see
-from scheduler.web.pages import flash, page
-
-MAX_CSV_BYTES = 2 * 1024 * 1024
+from scheduler.web.admin.common import Staff, desk_of
+from scheduler.web.pages import page
 
 
 def routes(router: APIRouter) -> None:
@@ -39,46 +34,3 @@ def routes(router: APIRouter) -> None:
             reply_intents=REPLY_INTENTS,
             error=error,
         )
-
-    @router.get("/import", response_class=HTMLResponse)
-    def import_start(request: Request, user: Staff) -> Response:
-        return page(request, "import.html", user, title="Import", nav="import", report=None, dry_run=False)
-
-    @router.post("/import", response_class=HTMLResponse)
-    async def import_csv(request: Request, user: Staff, form: PostedForm) -> Response:
-        dry_run = field(form, "dry_run") == "yes"
-        text, problem = await _csv_text(form)
-        report = ImportReport()
-        if problem is None:
-            report = await run_in_threadpool(clinic_of(request, user).import_csv, text, dry_run=dry_run)
-        if problem is None and report.ok and not dry_run:
-            flash(request, f"Imported {len(report.patient_ids)} patient(s); their courses are planned.")
-            return see("/patients")
-        return page(
-            request,
-            "import.html",
-            user,
-            status_code=200 if problem is None and report.ok else 400,
-            title="Import",
-            nav="import",
-            report=report,
-            problem=problem,
-            dry_run=dry_run,
-        )
-
-
-async def _csv_text(form: FormData) -> tuple[str, str | None]:
-    """The CSV the form carries (an uploaded file, else the pasted text), or a problem."""
-    upload = form.get("file")
-    if isinstance(upload, UploadFile) and upload.filename:
-        data = await upload.read(MAX_CSV_BYTES + 1)
-        if len(data) > MAX_CSV_BYTES:
-            return "", f"the file is larger than {MAX_CSV_BYTES // (1024 * 1024)} MB"
-        try:
-            return data.decode("utf-8-sig"), None
-        except UnicodeDecodeError:
-            return "", "the file is not UTF-8 text; save it as CSV (UTF-8)"
-    pasted = field(form, "text", MAX_CSV_BYTES)
-    if not pasted.strip():
-        return "", "choose a CSV file or paste its contents"
-    return pasted, None
