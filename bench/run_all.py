@@ -24,7 +24,7 @@ from typing import Any
 
 import _common as c
 
-BENCHMARKS = ("throughput", "idle", "catchup", "scaleout", "import_csv")
+BENCHMARKS = ("throughput", "idle", "catchup", "scaleout", "import_csv", "sign_in_timing")
 OUT = c.BENCH / "out"
 
 
@@ -149,6 +149,16 @@ def verdicts(runs: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
                 f"{im['seconds']:.1f} s",
                 "< 30 s",
                 im["seconds"] < 30,
+            )
+        )
+    si = runs.get("sign_in_timing", {}).get("result")
+    if si:
+        rows.append(
+            (
+                "6. sign-in time, email with an account vs without",
+                f"{si['known_ms']:.0f} vs {si['unknown_ms']:.0f} ms = {si['ratio']:.2f}x",
+                "within 1.5x",
+                si["ratio"] <= 1.5,
             )
         )
     return rows
@@ -341,6 +351,18 @@ def _details(runs: dict[str, Any]) -> list[str]:
             f"`reminders import` of {im['patients']:,} patients on SQLite: median {im['seconds']:.1f} s "
             f"(runs: {', '.join(f'{v:.1f}' for v in im['runs'])} s); {im['reminders']:,} reminder rows "
             "planned.",
+            "",
+        ]
+    si = runs.get("sign_in_timing", {}).get("result")
+    if si:
+        lines += [
+            "## 6. Sign-in timing",
+            "",
+            f"A wrong password posted to `reminders serve`'s sign-in form, {si['tries']} times each, "
+            "alternating: for an email with an account, median "
+            f"{si['known_ms']:.1f} ms (p95 {si['known_p95_ms']:.1f}); for one without, median "
+            f"{si['unknown_ms']:.1f} ms (p95 {si['unknown_p95_ms']:.1f}). Ratio {si['ratio']:.2f}x: the "
+            "delay does not tell whether a staff email exists.",
             "",
         ]
     return lines

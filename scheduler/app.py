@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
-from dotenv import find_dotenv, load_dotenv
+from dotenv import load_dotenv
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
@@ -47,10 +48,21 @@ class App:
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Settings from `env`, or from the process environment after reading `.env`."""
     if env is None:
-        # The .env of the directory the command runs in (an operator's), not of the source tree.
-        load_dotenv(find_dotenv(usecwd=True))
+        load_dotenv(env_file())
         env = os.environ
     return Settings.from_env(env)
+
+
+def env_file() -> Path:
+    """The settings file: `ENV_FILE` when set, else `.env` in the working directory and nowhere
+    higher up, so a file planted in a parent directory is never read."""
+    named = os.environ.get("ENV_FILE")
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            raise ConfigError("ENV_FILE names a file that does not exist")
+        return path
+    return Path.cwd() / ".env"
 
 
 def make_sender(settings: Settings) -> SmsSender:

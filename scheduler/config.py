@@ -28,6 +28,7 @@ EMERGENCY_LINES = {
     "AU": ("000", "Lifeline 13 11 14"),
 }
 MAX_CRISIS_LINE = 30
+MIN_SECRET_KEY = 32
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,9 @@ class Settings:
     staff_alert_phone: str | None = None
     staff_alert_webhook_url: str | None = None
     staff_alert_webhook_secret: str | None = field(default=None, repr=False)
+    session_idle_minutes: int = 30
+    session_max_hours: int = 12
+    allowed_hosts: tuple[str, ...] = ()  # empty: any Host header (links never use it)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -108,7 +112,21 @@ class Settings:
             staff_alert_phone=_optional_phone(get("STAFF_ALERT_PHONE"), "STAFF_ALERT_PHONE"),
             staff_alert_webhook_url=_optional_url(get("STAFF_ALERT_WEBHOOK_URL"), "STAFF_ALERT_WEBHOOK_URL"),
             staff_alert_webhook_secret=get("STAFF_ALERT_WEBHOOK_SECRET"),
+            session_idle_minutes=_int(get("SESSION_IDLE_MINUTES"), "SESSION_IDLE_MINUTES", 30, 5, 24 * 60),
+            session_max_hours=_int(get("SESSION_MAX_HOURS"), "SESSION_MAX_HOURS", 12, 1, 7 * 24),
+            allowed_hosts=_hosts(get("ALLOWED_HOSTS")),
         )
+        if settings.secret_key is not None and len(settings.secret_key) < MIN_SECRET_KEY:
+            raise ConfigError(
+                f"SECRET_KEY must have at least {MIN_SECRET_KEY} characters; generate one with "
+                "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        https = (settings.public_base_url or "").startswith("https://")
+        if https and backend == "auto" and not settings.twilio_configured:
+            raise ConfigError(
+                "PUBLIC_BASE_URL is https but TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and a sender are not all "
+                "set: texts would only be printed. Set them, or SMS_BACKEND=console to mean it"
+            )
         if settings.staff_alert_webhook_url and not settings.staff_alert_webhook_secret:
             raise ConfigError("STAFF_ALERT_WEBHOOK_URL needs STAFF_ALERT_WEBHOOK_SECRET to sign its requests")
         check_texts(settings.voice)
@@ -126,6 +144,13 @@ class Settings:
             and self.twilio_auth_token
             and (self.twilio_from_number or self.twilio_messaging_service_sid)
         )
+
+    @property
+    def printing_in_production(self) -> bool:
+        """The console backend chosen on purpose for a public (https) service: texts are printed,
+        not sent. Allowed, and warned about at start-up and on /healthz."""
+        https = (self.public_base_url or "").startswith("https://")
+        return https and self.effective_sms_backend == "console"
 
     @property
     def voice(self) -> Voice:
@@ -284,6 +309,16 @@ def _window(value: str | None, default: SendWindow) -> SendWindow:
     except ValueError as exc:
         raise ConfigError(f"SEND_WINDOW: {exc}") from None
     return window
+
+
+def _hosts(value: str | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    hosts = tuple(h.strip().lower() for h in value.split(",") if h.strip())
+    for host in hosts:
+        if not re.fullmatch(r"(\*\.)?[a-z0-9.-]+(:\d+)?|\[[0-9a-f:]+\](:\d+)?", host):
+            raise ConfigError(f"ALLOWED_HOSTS has a name that is not a host: {host[:60]!r}")
+    return hosts
 
 
 def _bool(value: str | None, name: str) -> bool:

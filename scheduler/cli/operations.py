@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 import signal
 
 import click
 
 from scheduler.cli.base import cli, configure_logging, json_option, opened
+from scheduler.errors import ConfigError
+
+log = logging.getLogger("scheduler.serve")
 
 
 @cli.group()
@@ -66,6 +70,8 @@ def worker(with_demo: bool) -> None:
             f"worker: {app.settings.effective_sms_backend} SMS backend, "
             f"database {app.engine.url.render_as_string(hide_password=True)}"
         )
+        if app.settings.printing_in_production:
+            log.warning("SMS_BACKEND=console on a public service: texts are printed, not sent")
         if with_demo:
             detail = ensure_demo(app)
             click.echo(f"demo patient {detail.patient.id} ({detail.patient.timezone})")
@@ -117,12 +123,24 @@ def serve(host: str, port: int, with_demo: bool, no_worker: bool) -> None:
 
     configure_logging()
     with opened() as app:
+        if not app.settings.secret_key and not with_demo:
+            raise ConfigError(
+                "SECRET_KEY is not set; sign-ins need it to survive a restart and to be shared by "
+                "several web processes. Generate one with "
+                "python3 -c 'import secrets; print(secrets.token_urlsafe(32))', or run with --demo to try "
+                "the service"
+            )
+        if app.settings.printing_in_production:
+            log.warning("SMS_BACKEND=console on a public service: texts are printed, not sent")
         if with_demo:
             detail = ensure_demo(app)
             click.echo(f"demo patient {detail.patient.id} ({detail.patient.timezone})")
         first = Accounts(app.database, app.clock).ensure_first_admin()
         if first is not None:
-            click.echo(f"created the first admin account: {first[0]}, password (shown once): {first[1]}")
+            click.echo(
+                f"created the first admin account {first[0]}; its one-time password (to be replaced at "
+                f"first sign-in): {first[1]}"
+            )
         web = create_app(app, run_worker=not no_worker)
         config = uvicorn.Config(web, host=host, port=port, log_level="info", access_log=False)
         server = uvicorn.Server(config)

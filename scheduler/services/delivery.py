@@ -54,8 +54,9 @@ class DeliveryReports:
         self.clock = clock
 
     def apply(self, report: DeliveryReport) -> bool:
-        """Apply a status callback; False when it names no message of ours. Idempotent, and a
-        report that arrives late never moves a message or its texts backwards."""
+        """Apply a status callback; False when it names no message of ours, or names one of ours
+        under a MessageSid that is not that message's. Idempotent, and a report that arrives late
+        never moves a message or its texts backwards."""
         now = self.clock.now()
         with UnitOfWork(self.database) as uow:
             db = uow.db
@@ -66,7 +67,12 @@ class DeliveryReports:
                 ).first()
             if message is None:
                 return False
-            if message.provider_sid is None and report.provider_sid:
+            if report.provider_sid and report.provider_sid != message.provider_sid:
+                if message.provider_sid is not None or _sid_taken(db, report.provider_sid):
+                    # Twilio never reports one message under another's sid: a replayed or crafted
+                    # report. Applying it could settle the wrong patient's texts.
+                    log.warning("status report for message %s names another MessageSid; ignored", message.id)
+                    return False
                 # The create response was lost; the callback tells us the send did happen.
                 message.provider_sid = report.provider_sid
             if not advance_message(message, report.status, now):
@@ -77,6 +83,10 @@ class DeliveryReports:
             settle(db, self.planner, message, now)
             uow.commit()
             return True
+
+
+def _sid_taken(db: DbSession, sid: str) -> bool:
+    return db.scalar(select(Message.id).where(Message.provider_sid == sid).limit(1)) is not None
 
 
 def settle(db: DbSession, planner: Planner, message: Message, now: datetime) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 MIGRATIONS = Path(__file__).resolve().parent.parent.parent / "migrations"
 # The Alembic head this code expects (a test keeps it equal to the newest file in migrations/).
 # Comparing against a constant keeps Alembic, and its start-up cost, out of every command.
-SCHEMA_REVISION = "0005"
+SCHEMA_REVISION = "0006"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
@@ -37,16 +38,32 @@ def _make_engine(url: str, **kwargs: Any) -> Engine:
     try:
         parsed = make_url(url)
     except Exception:
-        raise ConfigError(f"DATABASE_URL is not a database URL: {url!r}") from None
+        # Not the value: it may hold a password.
+        raise ConfigError("DATABASE_URL is not a database URL (sqlite:///FILE or postgresql://...)") from None
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() == "sqlite":
+        in_memory = parsed.database in (None, "", ":memory:")
+        if not in_memory:
+            _private_file(Path(str(parsed.database)))
         engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs)
-        _sqlite_immediate(engine, in_memory=parsed.database in (None, "", ":memory:"))
+        _sqlite_immediate(engine, in_memory=in_memory)
         return engine
     if parsed.get_backend_name() != "postgresql":
         raise ConfigError("DATABASE_URL must be a sqlite:/// or postgresql:// URL")
     return create_engine(parsed, pool_pre_ping=True, **kwargs)  # fmt: skip
+
+
+def _private_file(path: Path) -> None:
+    """Create the SQLite file readable by its owner only (or make it so) before SQLite opens it:
+    SQLite gives its -wal and -shm files the database file's permissions."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            if name.exists() and name.stat().st_mode & 0o077:
+                name.chmod(0o600)
+    except OSError:
+        return  # SQLite says what is wrong when it opens the file
 
 
 def _sqlite_immediate(engine: Engine, *, in_memory: bool) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from urllib.parse import quote
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -11,21 +12,25 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from scheduler import __version__
 from scheduler.app import App
 from scheduler.errors import SignInRequired
 from scheduler.runner import add_jobs, make_dispatcher
 from scheduler.services.accounts import Accounts
+from scheduler.services.api_tokens import ApiTokens
 from scheduler.services.delivery import DeliveryReports
 from scheduler.services.replies import Replies
+from scheduler.services.staff_sessions import StaffSessions
 from scheduler.store.heartbeat import last_tick
 from scheduler.store.uow import UnitOfWork
 from scheduler.web.admin import admin_router
 from scheduler.web.api import api_router
 from scheduler.web.metrics import metrics_router
 from scheduler.web.pages import HERE
-from scheduler.web.security import SessionMiddleware, session_middleware_options
+from scheduler.web.protection import RequestLimits, SecurityHeaders
+from scheduler.web.security import PasswordChangeRequired, SessionMiddleware, session_middleware_options
 from scheduler.web.twilio_hooks import twilio_router
 
 
@@ -60,7 +65,18 @@ def create_app(app: App, *, run_worker: bool = False) -> FastAPI:
     web.state.app = app
     web.state.settings = app.settings
     web.state.accounts = Accounts(app.database, app.clock)
+    web.state.api_tokens = ApiTokens(app.database, app.clock)
+    web.state.staff_sessions = StaffSessions(
+        app.database,
+        app.clock,
+        idle=timedelta(minutes=app.settings.session_idle_minutes),
+        lifetime=timedelta(hours=app.settings.session_max_hours),
+    )
     web.add_middleware(SessionMiddleware, **session_middleware_options(app.settings))
+    web.add_middleware(RequestLimits)
+    if app.settings.allowed_hosts:
+        web.add_middleware(TrustedHostMiddleware, allowed_hosts=list(app.settings.allowed_hosts))
+    web.add_middleware(SecurityHeaders)  # outermost: on every answer, refusals included
     web.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     web.include_router(
         twilio_router(
@@ -74,9 +90,10 @@ def create_app(app: App, *, run_worker: bool = False) -> FastAPI:
     web.include_router(admin_router())
 
     @web.exception_handler(SignInRequired)
-    async def to_sign_in(request: Request, _exc: SignInRequired) -> Response:
+    async def to_sign_in(request: Request, exc: SignInRequired) -> Response:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+        page = "/password" if isinstance(exc, PasswordChangeRequired) else "/login"
+        return RedirectResponse(f"{page}?next={quote(target)}", status_code=303)
 
     @web.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:
@@ -88,6 +105,9 @@ def create_app(app: App, *, run_worker: bool = False) -> FastAPI:
         except Exception:
             return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
         age = None if tick is None else round((now - tick).total_seconds(), 1)
-        return JSONResponse({"status": "ok", "database": "ok", "last_tick_age_seconds": age})
+        answer: dict[str, object] = {"status": "ok", "database": "ok", "last_tick_age_seconds": age}
+        if app.settings.printing_in_production:
+            answer["warnings"] = ["SMS_BACKEND=console: texts are printed, not sent"]
+        return JSONResponse(answer)
 
     return web

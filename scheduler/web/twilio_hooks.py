@@ -43,9 +43,9 @@ def twilio_router(settings: Settings, reports: DeliveryReports, replies: Replies
         code = form.get("ErrorCode", "")
         report = DeliveryReport(
             status=form.get("MessageStatus", form.get("SmsStatus", "")).lower(),
-            message_id=int(message_id) if message_id.isdigit() else None,
+            message_id=_small_int(message_id),
             provider_sid=form.get("MessageSid") or None,
-            error_code=int(code) if code.isdigit() else None,
+            error_code=_small_int(code),
         )
         if not report.status:
             return Response("missing MessageStatus", status_code=400)
@@ -67,3 +67,8 @@ def twilio_router(settings: Settings, reports: DeliveryReports, replies: Replies
         return Response(twiml_message(answer), media_type="application/xml")
 
     return router
+
+
+def _small_int(value: str) -> int | None:
+    """A plain decimal that fits any integer column, else None."""
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else None

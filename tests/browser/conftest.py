@@ -15,7 +15,8 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from scheduler.store.db import upgrade
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, Server, seed, serving
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, seed
+from tests.support.server import Server, serving
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.support.browser import EMAIL, PASSWORD, Server, clinic_today
+from tests.support.browser import EMAIL, PASSWORD, clinic_today
+from tests.support.server import Server
 
 pytestmark = pytest.mark.browser
 

@@ -15,8 +15,9 @@ from playwright.sync_api import Page, expect
 from twilio.request_validator import RequestValidator
 
 from scheduler.store.db import upgrade
-from tests.support.browser import EMAIL, PASSWORD, Server, free_port, seed, serving
+from tests.support.browser import EMAIL, PASSWORD, seed
 from tests.support.fake_twilio import FakeTwilio
+from tests.support.server import Server, free_port, serving
 
 pytestmark = pytest.mark.browser
 

@@ -51,6 +51,10 @@ SETTINGS_VARS = frozenset(
         "STAFF_ALERT_PHONE",
         "STAFF_ALERT_WEBHOOK_URL",
         "STAFF_ALERT_WEBHOOK_SECRET",
+        "SESSION_IDLE_MINUTES",
+        "SESSION_MAX_HOURS",
+        "ALLOWED_HOSTS",
+        "ENV_FILE",
         "REMINDERS_DEBUG",
     }
 )

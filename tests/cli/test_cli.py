@@ -653,6 +653,29 @@ def test_settings_are_read_from_a_dotenv_file_in_the_working_directory(
     assert [p["name"] for p in reminders.json("patients")] == ["Ann Example"]
 
 
+@SQLITE_ONLY
+def test_a_dotenv_file_in_a_parent_directory_is_not_read_but_env_file_names_one(
+    reminders: Reminders, database_url: str, tmp_path: Path
+) -> None:
+    enrol_directly(database_url, first=wall_clock(first_monday(CHICAGO)))
+    # A file planted above the working directory would redirect the service; it is never read.
+    (tmp_path / ".env").write_text(f"DATABASE_URL={database_url}\n", encoding="utf-8")
+    reminders.cwd = tmp_path / "clinic"
+    reminders.cwd.mkdir()
+    del reminders.env["DATABASE_URL"]
+    # The default instead: a new, empty reminders.db in the working directory.
+    assert "reminders db upgrade" in reminders("patients").assert_rejected(code=1)
+    assert (reminders.cwd / "reminders.db").exists()
+
+    named = tmp_path / "settings" / "reminders.env"
+    named.parent.mkdir()
+    named.write_text(f"DATABASE_URL={database_url}\n", encoding="utf-8")
+    reminders.env["ENV_FILE"] = str(named)
+    assert [p["name"] for p in reminders.json("patients")] == ["Ann Example"]
+    reminders.env["ENV_FILE"] = str(tmp_path / "missing.env")
+    assert "ENV_FILE" in reminders("patients").assert_rejected()
+
+
 # -- help ----------------------------------------------------------------------------------------------------
 
 
@@ -701,6 +724,8 @@ def test_the_cli_offers_every_command_the_design_lists() -> None:
         ("worker",),
         ("serve",),
         ("preview",),
+        *(("users", verb) for verb in ("add", "list", "disable", "enable", "passwd")),
+        *(("tokens", verb) for verb in ("add", "list", "revoke")),
     }
     assert documented - {path for path, _ in COMMANDS} == set()
 

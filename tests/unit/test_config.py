@@ -10,6 +10,7 @@ import pytest
 
 from scheduler.config import Settings
 from scheduler.errors import ConfigError
+from scheduler.store.db import make_engine
 
 
 def test_defaults_run_on_sqlite_with_the_console_backend() -> None:
@@ -41,8 +42,13 @@ def test_values_are_parsed() -> None:
             "DAILY_TEXT_LIMIT": "2",
             "CLINIC_PHONE": "(201) 555-0100",
             "PUBLIC_BASE_URL": "https://reminders.example.org/",
+            "SMS_BACKEND": "console",
+            "SESSION_IDLE_MINUTES": "15",
+            "ALLOWED_HOSTS": "reminders.example.org, *.clinic.example",
         }
     )
+    assert settings.session_idle_minutes == 15
+    assert settings.allowed_hosts == ("reminders.example.org", "*.clinic.example")
     assert settings.clinic_closed_days == {6, 0}
     assert settings.send_window.start == time(8, 30)
     assert settings.daily_text_limit == 2
@@ -76,6 +82,10 @@ def test_an_empty_closed_days_value_opens_every_day() -> None:
         ("CLINIC_CRISIS_LINE", "a crisis line whose name is far too long"),
         ("STAFF_ALERT_PHONE", "12345"),
         ("STAFF_ALERT_WEBHOOK_URL", "alerts.example.org"),
+        ("SECRET_KEY", "a"),
+        ("SESSION_IDLE_MINUTES", "0"),
+        ("SESSION_MAX_HOURS", "1000"),
+        ("ALLOWED_HOSTS", "https://reminders.example.org/"),
     ],
 )
 def test_a_bad_value_is_refused_naming_the_variable(name: str, value: str) -> None:
@@ -86,6 +96,24 @@ def test_a_bad_value_is_refused_naming_the_variable(name: str, value: str) -> No
 def test_forcing_twilio_without_credentials_is_refused() -> None:
     with pytest.raises(ConfigError, match="TWILIO_ACCOUNT_SID"):
         Settings.from_env({"SMS_BACKEND": "twilio"})
+
+
+def test_no_secret_is_quoted_in_an_error() -> None:
+    with pytest.raises(ConfigError) as short:
+        Settings.from_env({"SECRET_KEY": "hunter2-hunter2"})
+    assert "hunter2" not in str(short.value)
+    with pytest.raises(ConfigError, match="DATABASE_URL") as url:
+        make_engine("postgresql://app:s3cr3t-pw@db:notaport/reminders")
+    assert "s3cr3t" not in str(url.value)
+
+
+def test_a_public_service_left_to_choose_without_twilio_refuses_to_only_print_texts() -> None:
+    public = {"PUBLIC_BASE_URL": "https://reminders.example.org"}
+    with pytest.raises(ConfigError, match="SMS_BACKEND=console"):
+        Settings.from_env(public)
+    chosen = Settings.from_env({**public, "SMS_BACKEND": "console"})
+    assert chosen.printing_in_production
+    assert not Settings.from_env({"PUBLIC_BASE_URL": "http://localhost:8000"}).printing_in_production
 
 
 def test_a_protocols_file_that_exists_is_accepted(tmp_path: Path) -> None:

@@ -4,17 +4,15 @@ CSRF on every form, sign-in throttling, escaping, and each page doing what the C
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from httpx import Response
 from markupsafe import escape
 from sqlalchemy import func, select, update
-from starlette.routing import BaseRoute
 
 from scheduler.app import App
 from scheduler.dispatch import Dispatcher
@@ -26,6 +24,7 @@ from scheduler.store.models import AuditEntry, Base, HandledItem, Message, Patie
 from scheduler.store.uow import UnitOfWork
 from scheduler.web import create_app
 from tests.support import FrozenClock
+from tests.support.staff_client import csrf_of, flat_routes, post, sign_in
 
 # The clock stands at Tue 2026-03-03 09:00 in New York; DST starts there on Sun 2026-03-08.
 EMAIL = "staff@example.org"
@@ -48,27 +47,6 @@ def staff(web: TestClient) -> TestClient:
     response = sign_in(web, EMAIL, PASSWORD)
     assert response.status_code == 303, response.text
     return web
-
-
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert match, "the page has no CSRF token"
-    return match.group(1)
-
-
-def sign_in(client: TestClient, email: str, password: str) -> Response:
-    csrf = csrf_of(client.get("/login").text)
-    response: Response = client.post(
-        "/login", data={"email": email, "password": password, "csrf": csrf}, follow_redirects=False
-    )
-    return response
-
-
-def post(client: TestClient, path: str, data: dict[str, str] | None = None) -> Response:
-    """A form post with this session's token, as the page's own form would send it."""
-    csrf = csrf_of(client.get("/enrol").text)
-    response: Response = client.post(path, data={"csrf": csrf, **(data or {})}, follow_redirects=False)
-    return response
 
 
 def enrol(app: App, name: str = "Ana Lima", phone: str = "(201) 555-0123", **changes: Any) -> dict[str, Any]:
@@ -100,17 +78,6 @@ def reminders(app: App, patient_id: int) -> dict[int, tuple[str, str | None]]:
     with UnitOfWork(app.database) as uow:
         rows = uow.db.scalars(select(Reminder).where(Reminder.patient_id == patient_id))
         return {r.id: (r.status, r.reason) for r in rows}
-
-
-def flat_routes(routes: Iterable[BaseRoute], prefix: str = "") -> Iterator[tuple[str, APIRoute]]:
-    """Every endpoint of a route table with its full path. FastAPI keeps an included router
-    whole in the table in newer releases, and copies its routes in older ones: both are read."""
-    for route in routes:
-        if isinstance(route, APIRoute):
-            yield prefix + route.path, route
-        included = getattr(route, "original_router", None)
-        if included is not None:
-            yield from flat_routes(included.routes, prefix + route.include_context.prefix)  # type: ignore[attr-defined]
 
 
 def admin_routes(app: App, method: str) -> list[str]:
@@ -261,6 +228,7 @@ def test_today_lists_what_needs_a_person_and_mark_handled_takes_it_off(
         )
         uow.commit()
     clock.advance(timedelta(hours=2))  # 11:00: Bo's 10:30 session is over
+    assert sign_in(staff, EMAIL, PASSWORD).status_code == 303  # back after the session ran idle
     missed = bo["appointments"][0]["id"]
     app.clinic("test").outcome(missed, "missed")
     reply_id = _only_id(app, Reply, Reply.intent == "other")
@@ -579,6 +547,7 @@ def test_each_action_on_the_patient_page_re_plans_the_texts(
     assert changed, "changing the interval re-plans the touch-up's texts"
 
     clock.set(clock.now() + timedelta(days=6, hours=3))  # Mon 9 Mar 13:00 EDT: session 1 is over
+    assert sign_in(staff, EMAIL, PASSWORD).status_code == 303  # a new day, a new sign-in
     html = act(f"/sessions/{sessions[0]}/outcome", {"outcome": "missed"})
     assert "on hold: missed-session" in html
     check_in = next(

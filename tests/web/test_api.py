@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from scheduler.app import App, build
 from scheduler.serialize import to_json
 from scheduler.services import EnrolRequest
-from scheduler.services.accounts import Accounts
+from scheduler.services.api_tokens import ApiTokens
 from scheduler.services.records import PatientFilter
 from scheduler.store.models import ApiToken, Appointment, AuditEntry, Message, Patient, Reminder
 from scheduler.store.uow import UnitOfWork
@@ -78,7 +78,7 @@ ROUTES_WITH_IDS = [route for route in API_ROUTES if "{" in route[1]]
 
 @pytest.fixture
 def token(app: App) -> str:
-    return Accounts(app.database, app.clock).add_token("ehr")
+    return ApiTokens(app.database, app.clock).add("ehr")
 
 
 @pytest.fixture

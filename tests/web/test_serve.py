@@ -4,31 +4,28 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 from tests.support.processes import seed_due_welcomes, statuses
+from tests.support.server import REMINDERS, free_port, serving
 
-REMINDERS = Path(sys.executable).parent / "reminders"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+GIB = 1 << 30
+MIB = 1 << 20
 
 
 def test_serve_answers_healthz_sends_due_texts_and_stops_cleanly(database_url: str, tmp_path: Path) -> None:
     seed_due_welcomes(database_url, 5)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "SMS_", "DATABASE_"))}
-    env.update(DATABASE_URL=database_url, SMS_BACKEND="console", DISPATCH_INTERVAL_SECONDS="1")
+    env.update(
+        DATABASE_URL=database_url, SMS_BACKEND="console", DISPATCH_INTERVAL_SECONDS="1", SECRET_KEY="s" * 32
+    )
     proc = subprocess.Popen(
         [str(REMINDERS), "serve", "--port", str(port)],
         env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -55,3 +52,71 @@ def test_serve_answers_healthz_sends_due_texts_and_stops_cleanly(database_url: s
     assert f"serving on http://127.0.0.1:{port}/" in out
     assert out.count("[sms to +1******") == 5
     assert "201555" not in err  # no patient number in the logs
+
+
+def serve_env(database_url: str, **changes: str) -> dict[str, str]:
+    unset = ("TWILIO_", "SMS_", "DATABASE_", "SECRET_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(unset)}
+    env.update(DATABASE_URL=database_url, SMS_BACKEND="console", **changes)
+    return env
+
+
+def refused_start(env: dict[str, str], cwd: Path) -> str:
+    """Run `reminders serve`, expecting it to refuse at once with exit 2; its error line."""
+    command = [str(REMINDERS), "serve", "--port", str(free_port())]
+    done = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2, done.stderr
+    return done.stderr
+
+
+def test_serve_refuses_to_start_without_a_good_secret_key(database_url: str, tmp_path: Path) -> None:
+    missing = refused_start(serve_env(database_url), tmp_path)
+    assert "SECRET_KEY" in missing
+    assert "--demo" in missing
+    assert "at least 32 characters" in refused_start(serve_env(database_url, SECRET_KEY="a"), tmp_path)
+
+
+def upload(port: int, path: str, content_type: str, declared: int | None) -> tuple[int, int]:
+    """POST a body of `declared` bytes (chunked when None), sending until the server answers or
+    256 MiB have gone; returns the status and the bytes sent."""
+    head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n"
+    head += f"Content-Length: {declared}\r\n" if declared is not None else "Transfer-Encoding: chunked\r\n"
+    chunk = b'--x\r\nContent-Disposition: form-data; name="f"; filename="a"\r\n\r\n'.ljust(MIB, b"a")
+    if declared is None:
+        chunk = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
+    sent = 0
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall((head + "\r\n").encode())
+        while sent < 256 * MIB:
+            if select.select([sock], [], [], 0)[0]:
+                break  # the server has answered
+            try:
+                sock.sendall(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            sent += len(chunk)
+        answer = sock.recv(4096).decode("latin-1")
+    return int(answer.split(" ", 2)[1]), sent
+
+
+def test_a_huge_upload_is_refused_before_anything_is_written_to_disk(
+    database_url: str, tmp_path: Path
+) -> None:
+    spool = tmp_path / "spool"  # the server's TMPDIR: where a parser would spool an upload
+    spool.mkdir()
+    with serving(
+        tmp_path, database_url, {"TMPDIR": str(spool), "SMS_BACKEND": "console"}, worker=False
+    ) as server:
+        port = int(server.url.rsplit(":", 1)[1])
+        multipart = "multipart/form-data; boundary=x"
+        for path in ("/twilio/inbound", "/login", "/import"):
+            status, sent = upload(port, path, multipart, declared=GIB)
+            assert status in (413, 415), path
+            assert sent < 64 * MIB, path  # refused on its headers, long before the body was in
+        # Without a declared length the body is counted as it arrives.
+        status, _ = upload(port, "/twilio/inbound", "application/x-www-form-urlencoded", declared=None)
+        assert status == 413
+        status, _ = upload(port, "/import", multipart, declared=None)
+        assert status in (303, 413)  # to sign in first, or too large
+    spooled = sum(f.stat().st_size for f in spool.rglob("*") if f.is_file())
+    assert spooled < 4 * MIB

@@ -361,9 +361,57 @@ def test_a_status_for_a_message_we_do_not_know_is_accepted_and_ignored(
     assert status(client, sign, 999, "SMunknown", "delivered").status_code == 204
 
 
+def message_rows(app: App) -> list[tuple[int, str | None, str, int | None]]:
+    with UnitOfWork(app.database) as uow:
+        rows = uow.db.scalars(select(Message).order_by(Message.id))
+        return [(m.id, m.provider_sid, m.status, m.error_code) for m in rows]
+
+
+def test_a_report_whose_message_sid_is_not_the_messages_changes_nothing(
+    app: App, client: TestClient, sign: Signer, dispatcher: Dispatcher
+) -> None:
+    message = sent_welcome(app, dispatcher)
+    before = (message_rows(app), [(r.id, r.status, r.reason) for r in reminder_rows(app)])
+    # Signed (so it passed the signature check) but for a sid that is not this message's.
+    answer = status(client, sign, message.id, "SM" + "f" * 32, "undelivered", "30005")
+    assert answer.status_code == 204
+    assert (message_rows(app), [(r.id, r.status, r.reason) for r in reminder_rows(app)]) == before
+    assert patient(app).phone_invalid_at is None
+
+
+def test_a_report_carrying_another_messages_sid_is_answered_and_changes_nothing(
+    app: App, client: TestClient, sign: Signer, dispatcher: Dispatcher, fake_twilio: FakeTwilio
+) -> None:
+    first = sent_welcome(app, dispatcher)
+    # A second message whose create response was lost: no sid stored yet.
+    fake_twilio.script("+12015550199", delay=1.5, created=True, times=1)
+    request = EnrolRequest(
+        "Bo Chen", "+12015550199", "America/New_York", "iv-6x-mwf", "2026-03-09 11:00", "form"
+    )
+    app.clinic("test").enrol(request)
+    assert dispatcher.drain().unknown == 1
+    lost = next(row for row in message_rows(app) if row[1] is None)
+    before = message_rows(app)
+    answer = status(client, sign, lost[0], str(first.provider_sid), "delivered")
+    assert answer.status_code == 204
+    assert message_rows(app) == before
+
+
 def test_healthz_reports_the_database_and_the_last_tick(client: TestClient) -> None:
     body = client.get("/healthz").json()
-    assert body == {"status": "ok", "database": "ok", "last_tick_age_seconds": None}
+    assert {k: body[k] for k in ("status", "database", "last_tick_age_seconds")} == {
+        "status": "ok",
+        "database": "ok",
+        "last_tick_age_seconds": None,
+    }
+    # This service is public (https) but its texts go to the console: said on every health check.
+    assert body["warnings"] == ["SMS_BACKEND=console: texts are printed, not sent"]
+
+
+def test_healthz_has_no_warning_when_texts_really_go_out(app: App, fake_twilio: FakeTwilio) -> None:
+    sending = replace(app.settings, sms_backend="twilio", twilio_from_number="+12015550100")
+    with TestClient(create_app(replace(app, settings=sending)), base_url="http://10.0.0.5:8000") as client:
+        assert "warnings" not in client.get("/healthz").json()
 
 
 def test_a_clinic_in_the_uk_gives_uk_emergency_and_crisis_lines(

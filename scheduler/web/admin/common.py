@@ -23,7 +23,8 @@ async def checked_form(request: Request) -> FormData:
     It is a dependency, so it runs before anything else reads the request, and a post without a
     valid token is refused before any field is looked at.
     """
-    form = await request.form()
+    # One file at most (the CSV import's); RequestLimits has already capped the body's size.
+    form = await request.form(max_files=1, max_fields=50)
     check_csrf(request, form.get("csrf"))
     return form
 

@@ -10,14 +10,19 @@ from starlette.datastructures import FormData, UploadFile
 from scheduler.services import ImportReport
 from scheduler.web.admin.common import PostedForm, Staff, clinic_of, field, see
 from scheduler.web.pages import flash, page
+from scheduler.web.protection import CSV_IMPORT_BYTES
 
-MAX_CSV_BYTES = 2 * 1024 * 1024
+MAX_CSV_BYTES = CSV_IMPORT_BYTES
+MAX_CSV_MB = MAX_CSV_BYTES // (1024 * 1024)
 
 
 def routes(router: APIRouter) -> None:
     @router.get("/import", response_class=HTMLResponse)
     def import_start(request: Request, user: Staff) -> Response:
-        return page(request, "import.html", user, title="Import", nav="import", report=None, dry_run=False)
+        return page(
+            request, "import.html", user, title="Import", nav="import", report=None, dry_run=False,
+            max_mb=MAX_CSV_MB,
+        )  # fmt: skip
 
     @router.post("/import", response_class=HTMLResponse)
     async def import_csv(request: Request, user: Staff, form: PostedForm) -> Response:
@@ -39,6 +44,7 @@ def routes(router: APIRouter) -> None:
             report=report,
             problem=problem,
             dry_run=dry_run,
+            max_mb=MAX_CSV_MB,
         )
 
 
@@ -48,7 +54,7 @@ async def _csv_text(form: FormData) -> tuple[str, str | None]:
     if isinstance(upload, UploadFile) and upload.filename:
         data = await upload.read(MAX_CSV_BYTES + 1)
         if len(data) > MAX_CSV_BYTES:
-            return "", f"the file is larger than {MAX_CSV_BYTES // (1024 * 1024)} MB"
+            return "", f"the file is larger than {MAX_CSV_MB} MB"
         try:
             return data.decode("utf-8-sig"), None
         except UnicodeDecodeError:
