@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, time
+from dataclasses import dataclass, field, replace
+from datetime import time
+from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
-from scheduler.domain.templates import Voice
+from scheduler.domain.states import Language
+from scheduler.domain.templates import BUILT_IN, Catalogue, Voice
 from scheduler.domain.window import SendWindow
 from scheduler.errors import ConfigError
 
@@ -26,6 +28,10 @@ EMERGENCY_LINES = {
     **dict.fromkeys(("US", "CA", "PR", "VI", "GU", "AS", "MP"), _NANP),
     "GB": ("999", "Samaritans 116 123"),
     "AU": ("000", "Lifeline 13 11 14"),
+}
+# The built-in crisis lines in the other languages texts are written in.
+CRISIS_TRANSLATIONS: Mapping[str, Mapping[Language, str]] = {
+    "call or text 988": {Language.ES: "llame o escriba al 988"},
 }
 MAX_CRISIS_LINE = 30
 MIN_SECRET_KEY = 32
@@ -61,6 +67,8 @@ class Settings:
     session_idle_minutes: int = 30
     session_max_hours: int = 12
     allowed_hosts: tuple[str, ...] = ()  # empty: any Host header (links never use it)
+    templates_file: Path | None = None
+    templates: Catalogue = BUILT_IN  # with TEMPLATES_FILE's texts in place of the built-in ones
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -115,7 +123,10 @@ class Settings:
             session_idle_minutes=_int(get("SESSION_IDLE_MINUTES"), "SESSION_IDLE_MINUTES", 30, 5, 24 * 60),
             session_max_hours=_int(get("SESSION_MAX_HOURS"), "SESSION_MAX_HOURS", 12, 1, 7 * 24),
             allowed_hosts=_hosts(get("ALLOWED_HOSTS")),
+            templates_file=_optional_file(get("TEMPLATES_FILE"), "TEMPLATES_FILE"),
         )
+        if settings.templates_file is not None:
+            settings = replace(settings, templates=_templates(settings.templates_file))
         if settings.secret_key is not None and len(settings.secret_key) < MIN_SECRET_KEY:
             raise ConfigError(
                 f"SECRET_KEY must have at least {MIN_SECRET_KEY} characters; generate one with "
@@ -129,7 +140,7 @@ class Settings:
             )
         if settings.staff_alert_webhook_url and not settings.staff_alert_webhook_secret:
             raise ConfigError("STAFF_ALERT_WEBHOOK_URL needs STAFF_ALERT_WEBHOOK_SECRET to sign its requests")
-        check_texts(settings.voice)
+        check_texts(settings)
         if backend == "twilio" and not settings.twilio_configured:
             raise ConfigError(
                 "SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and "
@@ -152,13 +163,20 @@ class Settings:
         https = (self.public_base_url or "").startswith("https://")
         return https and self.effective_sms_backend == "console"
 
-    @property
+    @cached_property
     def voice(self) -> Voice:
         """What every text says of the clinic."""
         from scheduler.domain.phones import readable
 
-        return Voice(self.clinic_name, readable(self.clinic_phone), self.clinic_emergency_number,
-                     self.clinic_crisis_line)  # fmt: skip
+        return Voice(
+            self.clinic_name,
+            readable(self.clinic_phone),
+            self.clinic_emergency_number,
+            self.clinic_crisis_line,
+            region=phonenumbers.region_code_for_number(phonenumbers.parse(self.clinic_phone)) or "US",
+            crisis_translated=CRISIS_TRANSLATIONS.get(self.clinic_crisis_line, {}),
+            templates=self.templates,
+        )
 
     @property
     def effective_sms_backend(self) -> str:
@@ -168,39 +186,44 @@ class Settings:
         return self.sms_backend
 
 
-def check_texts(voice: Voice) -> None:
-    """Every text must still fit and stay discreet with the clinic's own name, number and lines:
-    each alone in one segment, and a check-in with a preparation text in one message."""
-    from scheduler.domain.templates import (
-        MESSAGE_SEGMENTS,
-        MESSAGES,
-        PARTS,
-        Piece,
-        TextContext,
-        combine,
-        render,
-        text_problems,
+def check_texts(settings: Settings) -> None:
+    """Every text must fit and stay discreet with the clinic's own name, number and lines and the
+    templates in use: alone within its language's limit, and a check-in with a preparation text
+    in one message. The first problem stops start-up, naming the template."""
+    from scheduler.domain.templates import catalogue_problems
+
+    problems = catalogue_problems(settings.voice)
+    if not problems:
+        return
+    where, problem = problems[0]
+    if settings.templates_file is not None and where in settings.templates.replaced_names:
+        raise ConfigError(f"TEMPLATES_FILE {settings.templates_file}: {where} {problem}")
+    voice = settings.voice
+    raise ConfigError(
+        f"CLINIC_NAME={voice.clinic!r}, CLINIC_EMERGENCY_NUMBER={voice.emergency!r} and "
+        f"CLINIC_CRISIS_LINE={voice.crisis!r} make the {where} text unusable: it {problem}"
     )
 
-    # The widest day and time a text can show, and the widest patient id.
-    widest = TextContext(voice, datetime(2026, 9, 30, 12, 45), patient=2_147_483_647)  # noqa: DTZ001
-    settings = (
-        f"CLINIC_NAME={voice.clinic!r}, CLINIC_EMERGENCY_NUMBER={voice.emergency!r} and "
-        f"CLINIC_CRISIS_LINE={voice.crisis!r}"
-    )
-    for name in (*MESSAGES, *PARTS):
-        problems = text_problems(render(name, widest))
-        if problems:
-            raise ConfigError(f"{settings} make the {name} text unusable: it {problems[0]}")
-    for family in ("iv", "nasal"):
-        day = [
-            Piece("check-in:attended", widest.start),
-            Piece(f"prep:{family}", widest.start),
-            Piece("confirm-ask"),
-        ]
-        problems = text_problems(combine(widest, day), max_segments=MESSAGE_SEGMENTS)
-        if problems:
-            raise ConfigError(f"{settings} make a check-in and a preparation text too long for one message")
+
+def _templates(path: Path) -> Catalogue:
+    """The built-in templates with those of the TOML file at `path` in their place."""
+    import tomllib
+
+    from scheduler.domain.templates import TemplateError
+
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"TEMPLATES_FILE {path} cannot be read as TOML: {exc}") from None
+    tables = {}
+    for code, texts in data.items():
+        if not isinstance(texts, dict):
+            raise ConfigError(f"TEMPLATES_FILE {path}: {code} must be a table, [{code}], of templates")
+        tables[code] = texts
+    try:
+        return BUILT_IN.replaced(tables)
+    except TemplateError as exc:
+        raise ConfigError(f"TEMPLATES_FILE {path}: {exc}") from None
 
 
 def _emergency_lines(clinic_phone: str, emergency: str | None, crisis: str | None) -> tuple[str, str]:

@@ -56,6 +56,7 @@ def protocols(as_json: bool) -> None:
 @click.option("--first", required=True, help='First session, local time: "YYYY-MM-DD HH:MM".')
 @click.option("--consent", required=True, help="How the patient agreed to texts (e.g. intake-form).")
 @click.option("--interval", type=int, help="Touch-up interval in days (default: the protocol's).")
+@click.option("--language", default="en", show_default=True, help="The patient's texts: en or es.")
 @json_option
 def enrol(
     name: str,
@@ -65,13 +66,14 @@ def enrol(
     first: str,
     consent: str,
     interval: int | None,
+    language: str,
     as_json: bool,
 ) -> None:
     """Enrol a patient and plan their whole course."""
     from scheduler.cli.output import print_detail
     from scheduler.services import EnrolRequest
 
-    request = EnrolRequest(name, phone, tz, protocol, first, consent, interval)
+    request = EnrolRequest(name, phone, tz, protocol, first, consent, interval, language)
     run(lambda c: c.enrol(request), as_json, print_detail)
 
 
@@ -80,7 +82,8 @@ def enrol(
 @click.option("--dry-run", is_flag=True, help="Check every row and report; write nothing.")
 @json_option
 def import_(file: Path, dry_run: bool, as_json: bool) -> None:
-    """Enrol patients from a CSV file with columns name,phone,timezone,protocol,first,consent.
+    """Enrol patients from a CSV file with columns name,phone,timezone,protocol,first,consent
+    (and optionally language: en or es).
 
     Every row is checked first; if any row is bad, nothing is written and each bad row is
     reported by its line number.
@@ -210,19 +213,22 @@ def demo(as_json: bool) -> None:
 @click.option("--protocol", default=DEFAULT_PROTOCOL, show_default=True, help="Protocol id.")
 @click.option("--first", required=True, help='First session, local time: "YYYY-MM-DD HH:MM".')
 @click.option("--timezone", "tz", required=True, help="The patient's IANA time zone.")
+@click.option("--language", default="en", show_default=True, help="The patient's texts: en or es.")
 @json_option
-def preview(protocol: str, first: str, tz: str, as_json: bool) -> None:
+def preview(protocol: str, first: str, tz: str, language: str, as_json: bool) -> None:
     """Show the course a patient enrolled now would live: every session, and every message with
     its local send time, its words and its length in SMS segments. Writes nothing."""
     from scheduler.app import load_settings
     from scheduler.clock import SystemClock
+    from scheduler.domain.enrolment import check_language
     from scheduler.domain.protocols import find_protocol, load_protocols
     from scheduler.serialize import dumps
     from scheduler.services.course_preview import preview_course
 
     settings = load_settings()
     chosen = find_protocol(load_protocols(settings.protocols_file), protocol.strip())
-    result = preview_course(settings, chosen, first, tz, SystemClock().now())
+    spoken = check_language(language)
+    result = preview_course(settings, chosen, first, tz, SystemClock().now(), language=spoken)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     if as_json:
@@ -233,6 +239,6 @@ def preview(protocol: str, first: str, tz: str, as_json: bool) -> None:
         click.echo(f"  {s.local_start:%a %Y-%m-%d %H:%M}  {s.kind} {s.number}")
     click.echo("\nTexts:")
     for t in result.texts:
-        size = f"{t.segments} segment{'s' if t.segments != 1 else ''}"
+        size = f"{t.segments} {t.encoding} segment{'s' if t.segments != 1 else ''}"
         click.echo(f"  {t.local_due:%a %Y-%m-%d %H:%M}  {' + '.join(t.kinds)}  ({size})")
         click.echo(f"      {t.body}")

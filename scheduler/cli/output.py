@@ -20,7 +20,7 @@ def print_detail(detail: PatientCourse) -> None:
     tz = ZoneInfo(p.timezone)
     flags = [f for f in ("opted-out" if p.opted_out else "", p.attention or "") if f]
     click.echo(
-        f"Patient {p.id}: {p.name}  {p.phone}  {p.timezone}  {p.protocol}  {p.status}"
+        f"Patient {p.id}: {p.name}  {p.phone}  {p.timezone}  {p.protocol}  {p.status}  texts in {p.language}"
         + (f"  [{', '.join(flags)}]" if flags else "")
     )
     if p.touch_up_interval_days:

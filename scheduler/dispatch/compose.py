@@ -27,7 +27,8 @@ from scheduler.domain.states import (
     ReminderStatus,
 )
 from scheduler.domain.templates import TextContext, combine, part_name, render
-from scheduler.domain.timeutil import to_local, to_utc, zone
+from scheduler.domain.timeutil import to_local, to_utc
+from scheduler.services.planning import Planner
 from scheduler.store.models import Appointment, Message, Patient, Reminder
 from scheduler.store.outbox import claim_more, release
 
@@ -53,6 +54,7 @@ class Composer:
     def __init__(self, ctx: SendContext) -> None:
         self.ctx = ctx
         self.voice = ctx.settings.voice
+        self.planner = Planner(ctx.settings, ctx.protocols)
 
     def outgoing(
         self,
@@ -69,7 +71,7 @@ class Composer:
         course = [r for r in sendable if r.kind != ReminderKind.WELCOME]
         if not course:
             return out
-        plan = self._plan_context(patient)
+        plan = self.planner.context(patient)
         tz = plan.tz
         day = to_local(now, tz).date()
         day_start = to_utc(datetime.combine(day, datetime.min.time()), tz)
@@ -96,11 +98,12 @@ class Composer:
         for message_parts in composition.messages:
             pieces = [piece for part in message_parts for piece in part.pieces()]
             carried = [by_id[part.ref] for part in message_parts]
-            out.append(self._message(patient, carried, combine(TextContext(self.voice), pieces), now))
+            out.append(self._message(patient, carried, combine(plan.text, pieces), now))
         return out
 
     def _alone(self, patient: Patient, reminder: Reminder, now: datetime) -> Outgoing:
-        return self._message(patient, [reminder], render(reminder.kind, TextContext(self.voice)), now)
+        text = TextContext(self.voice, language=patient.language)
+        return self._message(patient, [reminder], render(reminder.kind, text), now)
 
     def _message(self, patient: Patient, carried: list[Reminder], body: str, now: datetime) -> Outgoing:
         message = Message(
@@ -114,16 +117,6 @@ class Composer:
             updated_at=now,
         )
         return Outgoing(message, carried)
-
-    def _plan_context(self, patient: Patient) -> PlanContext:
-        protocol = self.ctx.protocols.get(patient.protocol)
-        return PlanContext(
-            tz=zone(patient.timezone),
-            window=self.ctx.settings.send_window,
-            daily_limit=self.ctx.settings.daily_text_limit,
-            voice=self.voice,
-            family=protocol.family if protocol else "iv",
-        )
 
     def _part(
         self, reminder: Reminder, appointments: dict[int, Appointment], plan: PlanContext, asked: set[int]

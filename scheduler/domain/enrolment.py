@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from scheduler.domain.phones import parse_mobile
 from scheduler.domain.protocols import Protocol, find_protocol
+from scheduler.domain.states import Language
 from scheduler.domain.timeutil import parse_local, to_utc, zone
 from scheduler.errors import InvalidInput
 
@@ -37,6 +38,7 @@ class EnrolRequest:
     first: str  # wall-clock time in the patient's zone, YYYY-MM-DD HH:MM
     consent: str
     interval_days: int | str | None = None
+    language: str = "en"  # the patient's texts: en or es (empty: en)
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class Enrolment:
     first_local: datetime  # naive wall-clock time in `timezone`
     consent: str
     interval_days: int | None
+    language: Language = Language.EN
 
 
 def check_enrolment(
@@ -72,11 +75,24 @@ def check_enrolment(
     first = check("first", lambda: check_first(request.first, tz, now))
     consent = check("consent", lambda: _consent(request.consent))
     interval = check("interval", lambda: _interval(request.interval_days, protocol))
+    language = check("language", lambda: check_language(request.language))
     if problems:
         raise InvalidInput(problems=problems)
-    if name is None or phone is None or tz is None or protocol is None or first is None or consent is None:
+    if (
+        name is None or phone is None or tz is None or protocol is None or first is None
+        or consent is None or language is None
+    ):  # fmt: skip
         raise AssertionError("a field without a value reported no problem")
-    return Enrolment(name, phone, tz.key, protocol, first, consent, interval)
+    return Enrolment(name, phone, tz.key, protocol, first, consent, interval, language)
+
+
+def check_language(text: str) -> Language:
+    """A patient's language from its code (en, es); empty means English."""
+    code = text.strip().lower() or Language.EN.value
+    if code not in Language.__members__.values():
+        known = " or ".join(Language)
+        raise InvalidInput(f"language must be {known}, not {text.strip()[:20]!r}", field="language")
+    return Language(code)
 
 
 def check_first(text: str, tz: ZoneInfo | None, now: datetime) -> datetime:

@@ -15,8 +15,8 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from scheduler.domain.messages import Composition, Part, compose, message_time
-from scheduler.domain.states import NoticeKind, Reason, ReminderKind, ReminderStatus, SessionKind
-from scheduler.domain.templates import MESSAGE_SEGMENTS, TextContext, Voice, combine, part_name, segments
+from scheduler.domain.states import Language, NoticeKind, Reason, ReminderKind, ReminderStatus, SessionKind
+from scheduler.domain.templates import TextContext, Voice, fits, part_name
 from scheduler.domain.timeutil import to_local, to_utc
 from scheduler.domain.window import SendWindow
 
@@ -69,12 +69,17 @@ class PlanContext:
     daily_limit: int
     voice: Voice
     family: str = "iv"  # the protocol's family picks the preparation wording
+    language: Language = Language.EN
     rules: Rules = Rules()
 
+    @property
+    def text(self) -> TextContext:
+        """How this patient's texts are written: the clinic's voice, in the patient's language."""
+        return TextContext(self.voice, language=self.language)
+
     def fits(self, parts: Sequence[Part]) -> bool:
-        """Whether `parts` fit one message (at most `MESSAGE_SEGMENTS`)."""
-        pieces = [piece for part in parts for piece in part.pieces()]
-        return segments(combine(TextContext(self.voice), pieces)) <= MESSAGE_SEGMENTS
+        """Whether `parts` fit one message within the language's limit."""
+        return fits(self.text, [piece for part in parts for piece in part.pieces()])
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,13 @@ class PatientStatus(StrEnum):
     DISCHARGED = "discharged"
 
 
+class Language(StrEnum):
+    """The language a patient's texts are written in."""
+
+    EN = "en"
+    ES = "es"
+
+
 class HoldReason(StrEnum):
     """Why automatic planning waits for staff."""
 

@@ -1,106 +1,155 @@
-"""The words patients read: every text as a template, how texts share one message, and the checks
-every text must pass.
+"""The words patients read: the templates of each language (built in, or replaced by the clinic),
+how texts share one message, sessions' days and times as the patient's language and the clinic's
+country write them, and the checks every text passes before it is used.
 
-Texts are discreet (no drug, procedure or diagnosis), each fits one GSM-7 segment alone, and they
-never ask a patient to reply CANCEL (a carrier opt-out word): C confirms, R asks for a change.
-The texts about a course are *parts*: alone, a part is sent as "{clinic}: {part}"; on a day with
-several, they share one message, "{clinic}: {part} {part} ...", of at most two segments.
+Texts are discreet (no drug, procedure or diagnosis, in any language), fit their segment limit in
+the encoding they will really be sent in, and never ask a patient to reply with a carrier opt-out
+word (CANCEL, CANCELAR): C confirms, R asks for a change.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+import string
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import cache
+from typing import TYPE_CHECKING
 
-SEGMENT = 160  # GSM-7 characters in a one-segment text
-MULTIPART_SEGMENT = 153  # in each segment of a longer one (the rest is the joining header)
-UCS2_SEGMENT = 70
-UCS2_MULTIPART_SEGMENT = 67
-MESSAGE_SEGMENTS = 2  # the most a combined message may use
+from scheduler.domain import wording
+from scheduler.domain.encoding import capacity, encoding_of, gsm7_length, length_of, segments
+from scheduler.domain.states import Language
+
+if TYPE_CHECKING:
+    from babel import Locale
+
+__all__ = ["gsm7_length", "segments"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The most segments a text may take alone, and a message that carries several."""
+
+    alone: int
+    combined: int
+
+
+# Spanish runs about a quarter longer than English, and a Saturday's "sáb" makes a text UCS-2.
+LIMITS: Mapping[Language, Limits] = {Language.EN: Limits(1, 2), Language.ES: Limits(2, 3)}
 
 # Words that must never reach a patient's phone: a lock screen or a shared phone shows them.
-FORBIDDEN_WORDS = (
-    "ketamine",
-    "esketamine",
-    "spravato",
-    "infusion",
-    "depression",
-    "depressed",
-    "psychiatr",
-    "antidepressant",
-    "suicid",
-    "nasal spray",
-    "treatment-resistant",
-)
-
-# Texts sent on their own: answers to replies, the welcome, the alert to the on-call person.
-MESSAGES: Mapping[str, str] = {
-    "welcome": (
-        "{clinic}: You're signed up for visit texts, at most 1 a day. "
-        "Reply HELP for help, STOP to opt out. Msg&data rates may apply."
+# Matched without accents or case, in every text whatever its language.
+FORBIDDEN_WORDS: Mapping[Language, tuple[str, ...]] = {
+    Language.EN: (
+        "ketamine", "esketamine", "spravato", "infusion", "depression", "depressed", "psychiatr",
+        "antidepressant", "suicid", "nasal spray", "treatment-resistant",
     ),
-    "help": (
-        "{clinic} visit texts. Help: {phone}. Emergency: {emergency}. Crisis support: {crisis}. "
-        "Msg&data rates may apply. Reply STOP to opt out."
+    Language.ES: (
+        "ketamina", "esketamina", "spravato", "infusion", "depresion", "deprimid", "psiquiatr",
+        "antidepresiv", "suicid", "spray nasal", "espray nasal", "aerosol nasal", "tratamiento resistente",
+        "resistente al tratamiento",
     ),
-    "unrecognised": (
-        "{clinic}: This number can't answer medical questions. Please call {phone}. "
-        "Emergency: {emergency}. Crisis support: {crisis}."
-    ),
-    "urgent": (
-        "{clinic}: If you are in danger, call {emergency} now. Crisis support: {crisis}. "
-        "Our team has been told. You can also call {phone}."
-    ),
-    "confirmed": "{clinic}: Thanks, you're confirmed for {day} at {time}.",
-    "nothing-to-confirm": "{clinic}: We couldn't find an upcoming visit to confirm. Please call {phone}.",
-    "change-requested": "{clinic}: Got it. Our team will contact you to find a new time, or call {phone}.",
-    "opted-out": (
-        "{clinic}: You're unsubscribed and won't get more texts. Reply START to rejoin. "
-        "To manage visits call {phone}."
-    ),
-    "opted-in": "{clinic}: You're subscribed to visit texts again. Reply HELP for help, STOP to opt out.",
-    "staff-alert": "{clinic}: Urgent reply from patient {patient}: see Today.",
-    "staff-alert-unknown": "{clinic}: Urgent reply from a number that is no patient's: see Today.",
-}
-
-# Parts of the texts about a course, without the clinic's name in front.
-PARTS: Mapping[str, str] = {
-    "confirm": "Your visit is {day} at {time}. Reply C to confirm or R to change it. Questions: {phone}",
-    "confirm-ask": "Reply C to confirm or R to change.",
-    "prep:iv": (
-        "See you {day} {time}. No food 6h before; clear drinks until 2h before. "
-        "Get a ride home: no driving until the day after your visit."
-    ),
-    "prep:nasal": (
-        "See you {day} {time}. No food 2h before, no drinks 30 min before. "
-        "Plan 2.5h here and a ride home; no driving until the day after."
-    ),
-    "day-of": (
-        "Today at {time}. Please come 15 min early in comfy clothes, with your ride home arranged. "
-        "Running late? Call {phone}."
-    ),
-    "check-in": "Checking in: take it easy today. Questions? Call {phone}. Emergency: {emergency}.",
-    "check-in:attended": (
-        "Thanks for coming in yesterday. Take it easy today. Questions? Call {phone}. Emergency: {emergency}."
-    ),
-    "notice:moved": "Your visit has moved to {day} at {time}.",
-    "notice:added": "A visit is booked for you on {day} at {time}.",
-    "notice:cancelled": "Your visit on {day} at {time} is cancelled.",
-}
+}  # fmt: skip
 PLACEHOLDERS = frozenset({"clinic", "phone", "emergency", "crisis", "day", "time", "patient"})
+# What a template must keep, whoever wrote it: the numbers to call, the session it speaks of, the
+# words that answer it. Stop and help words are the language's own.
+_NEEDS: Mapping[str, tuple[str, ...]] = {
+    "welcome": ("{stop}", "{help}"),
+    "help": ("{phone}", "{emergency}", "{crisis}", "{stop}"),
+    "unrecognised": ("{phone}", "{emergency}", "{crisis}"),
+    "urgent": ("{emergency}", "{crisis}"),
+    "confirmed": ("{day}", "{time}"),
+    "opted-out": ("START",),
+    "confirm": ("{day}", "{time}", " C ", " R "),
+    "confirm-ask": (" C ", " R "),
+    "prep:iv": ("{day}", "{time}"),
+    "prep:nasal": ("{day}", "{time}"),
+    "day-of": ("{time}",),
+    "check-in": ("{phone}", "{emergency}"),
+    "check-in:attended": ("{phone}", "{emergency}"),
+    "notice:moved": ("{day}", "{time}"),
+    "notice:added": ("{day}", "{time}"),
+    "notice:cancelled": ("{day}", "{time}"),
+}
+_KEYWORDS: Mapping[Language, Mapping[str, str]] = {
+    Language.EN: {"{stop}": "STOP", "{help}": "HELP"},
+    Language.ES: {"{stop}": "PARAR", "{help}": "AYUDA"},
+}
+
+
+class TemplateError(ValueError):
+    """A template that must not be used; the message names it and says why."""
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """The templates in use: per language, the texts sent alone and the parts of course texts."""
+
+    messages: Mapping[Language, Mapping[str, str]] = field(default_factory=lambda: wording.MESSAGES)
+    parts: Mapping[Language, Mapping[str, str]] = field(default_factory=lambda: wording.PARTS)
+    staff: Mapping[str, str] = field(default_factory=lambda: wording.STAFF_MESSAGES)
+    replaced_names: frozenset[str] = frozenset()  # "[es] prep:iv": the clinic's own wording
+
+    def names(self) -> list[str]:
+        return [*wording.MESSAGES[Language.EN], *wording.PARTS[Language.EN]]
+
+    def template(self, language: Language, name: str) -> str:
+        if name in self.staff:
+            return self.staff[name]
+        found = self.messages[language].get(name)
+        return found if found is not None else self.parts[language][name]
+
+    def is_part(self, name: str) -> bool:
+        return name in wording.PARTS[Language.EN]
+
+    def replaced(self, overrides: Mapping[str, Mapping[str, str]]) -> Catalogue:
+        """These templates with some replaced: {language: {template name: text}}. Raises
+        TemplateError for an unknown language or template, or a text that is not a string."""
+        messages = {lang: dict(texts) for lang, texts in self.messages.items()}
+        parts = {lang: dict(texts) for lang, texts in self.parts.items()}
+        names = set(self.replaced_names)
+        for code, texts in overrides.items():
+            if code not in Language.__members__.values():
+                known = ", ".join(Language)
+                raise TemplateError(f"[{code}] is not a language the service speaks ({known})")
+            language = Language(code)
+            for name, text in texts.items():
+                where = f"[{code}] {name}"
+                if not isinstance(text, str):
+                    raise TemplateError(f"{where} must be a string")
+                if name in messages[language]:
+                    messages[language][name] = text
+                elif name in parts[language]:
+                    parts[language][name] = text
+                else:
+                    raise TemplateError(
+                        f"{where} is not a template; the templates are {', '.join(self.names())}"
+                    )
+                names.add(where)
+        return replace(self, messages=messages, parts=parts, replaced_names=frozenset(names))
+
+
+BUILT_IN = Catalogue()
 
 
 @dataclass(frozen=True)
 class Voice:
-    """What every text says of the clinic: its name, its number as people write it, and the
-    emergency number and crisis line for its country."""
+    """What every text says of the clinic: its name, its number as people write it, the emergency
+    number and crisis line for its country (with the crisis line in other languages where the
+    default has a translation), the country whose conventions dates follow, and the templates."""
 
     clinic: str
     phone: str
     emergency: str
     crisis: str
+    region: str = "US"
+    crisis_translated: Mapping[Language, str] = field(default_factory=dict)
+    templates: Catalogue = BUILT_IN
+
+    def crisis_in(self, language: Language) -> str:
+        return self.crisis_translated.get(language, self.crisis)
 
 
 @dataclass(frozen=True)
@@ -108,6 +157,7 @@ class TextContext:
     voice: Voice
     start: datetime | None = None  # a session's local wall-clock time
     patient: int | None = None  # a patient's id (only the staff alert names it)
+    language: Language = Language.EN
 
     def at(self, start: datetime | None) -> TextContext:
         return replace(self, start=start)
@@ -115,7 +165,7 @@ class TextContext:
 
 @dataclass(frozen=True)
 class Piece:
-    """One part of a message: a template of `PARTS` and the session it speaks of."""
+    """One part of a message: a template of the parts and the session it speaks of."""
 
     template: str
     start: datetime | None = None
@@ -131,77 +181,185 @@ def part_name(kind: str, family: str, *, attended: bool = False) -> str:
 
 
 def render(name: str, ctx: TextContext) -> str:
-    """A text on its own: one of `MESSAGES`, or one part of `PARTS` with the clinic's name."""
-    if name in MESSAGES:
-        return _fill(MESSAGES[name], ctx)
-    return f"{ctx.voice.clinic}: {_fill(PARTS[name], ctx)}"
+    """A text on its own: a message, a staff text, or one part with the clinic's name in front."""
+    templates = ctx.voice.templates
+    if templates.is_part(name):
+        return f"{ctx.voice.clinic}: {_fill(templates.template(ctx.language, name), ctx)}"
+    return _fill(templates.template(ctx.language, name), ctx)
 
 
 def combine(ctx: TextContext, pieces: Sequence[Piece]) -> str:
     """One message carrying `pieces` in order, the clinic's name once in front."""
-    return f"{ctx.voice.clinic}: " + " ".join(_fill(PARTS[p.template], ctx.at(p.start)) for p in pieces)
+    templates = ctx.voice.templates
+    said = (_fill(templates.template(ctx.language, p.template), ctx.at(p.start)) for p in pieces)
+    return f"{ctx.voice.clinic}: " + " ".join(said)
+
+
+def fits(ctx: TextContext, pieces: Sequence[Piece]) -> bool:
+    """Whether `pieces` fit one message in the language's combined limit."""
+    return segments(combine(ctx, pieces)) <= LIMITS[ctx.language].combined
 
 
 def _fill(template: str, ctx: TextContext) -> str:
     day = time = ""
     if ctx.start is not None:
-        day = f"{ctx.start:%a %b} {ctx.start.day}"
-        hour = ctx.start.hour % 12 or 12
-        suffix = "am" if ctx.start.hour < 12 else "pm"
-        time = f"{hour}{suffix}" if ctx.start.minute == 0 else f"{hour}:{ctx.start:%M}{suffix}"
+        day, time = when(ctx.start, ctx.language, ctx.voice.region)
     voice = ctx.voice
+    if time.endswith("."):  # "10 a.m." ends a sentence once: "{time}." would end it twice
+        template = template.replace("{time}.", "{time}")
     return template.format(
         clinic=voice.clinic,
         phone=voice.phone,
         emergency=voice.emergency,
-        crisis=voice.crisis,
+        crisis=voice.crisis_in(ctx.language),
         day=day,
         time=time,
         patient="" if ctx.patient is None else ctx.patient,
     )
 
 
-# GSM 03.38: the basic set counts one character, the extension set two (escape + char).
-_GSM_BASIC = (
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-_GSM_EXTENDED = "^{}\\[~]|€\f"
+@cache
+def when(start: datetime, language: Language, region: str) -> tuple[str, str]:
+    """A session's day and time as the language writes them in the clinic's country: "Mon, Mar 9"
+    and "10 AM" in the US, "9 de marzo" and "10 a.m." in Spanish there, "Mon 9 Mar" and "10:00" in
+    Britain. Formatted by Babel from the locale's own patterns."""
+    from babel.dates import format_skeleton
+
+    locale = _locale(language, region)
+    twelve_hour = "a" in locale.time_formats["short"].pattern
+    skeleton = ("h" if start.minute == 0 else "hm") if twelve_hour else "Hm"
+    day = format_skeleton(_DAY_SKELETONS[language], start, locale=locale)
+    return _plain(day), _plain(format_skeleton(skeleton, start, locale=locale))
 
 
-def gsm7_length(text: str) -> int | None:
-    """Length in GSM-7 septets, or None if `text` needs UCS-2 (which halves the segment)."""
-    length = 0
-    for char in text:
-        if char in _GSM_BASIC:
-            length += 1
-        elif char in _GSM_EXTENDED:
-            length += 2
-        else:
-            return None
-    return length
+# English names the weekday ("Mon, Mar 9"). Spanish gives the day and the whole month ("9 de
+# marzo"): its weekday abbreviations include "sáb", whose "á" would send every Saturday text as
+# UCS-2, at less than half the length.
+_DAY_SKELETONS: Mapping[Language, str] = {Language.EN: "MMMEd", Language.ES: "MMMMd"}
 
 
-def segments(text: str) -> int:
-    """How many SMS segments `text` is sent as, in the encoding it needs (GSM-7, else UCS-2)."""
-    septets = gsm7_length(text)
-    if septets is not None:
-        return 1 if septets <= SEGMENT else -(-septets // MULTIPART_SEGMENT)
-    units = len(text.encode("utf-16-le")) // 2
-    return 1 if units <= UCS2_SEGMENT else -(-units // UCS2_MULTIPART_SEGMENT)
+@cache
+def _locale(language: Language, region: str) -> Locale:
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        return Locale.parse(f"{language}_{region}")
+    except (UnknownLocaleError, ValueError):
+        return Locale.parse(str(language))
+
+
+def _plain(text: str) -> str:
+    # CLDR puts narrow and no-break spaces inside dates and times; on a phone they are spaces,
+    # and outside GSM-7 they would turn the whole text into UCS-2.
+    return text.replace("\u202f", " ").replace("\u00a0", " ")
+
+
+def _unaccented(text: str) -> str:
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+
+
+_ALL_FORBIDDEN = tuple(dict.fromkeys(w for words in FORBIDDEN_WORDS.values() for w in words))
 
 
 def text_problems(text: str, *, max_segments: int = 1) -> list[str]:
     """Why `text` must not be sent to a patient as it is (empty when it is fine)."""
     problems = []
-    length = gsm7_length(text)
-    if length is None:
-        problems.append("needs characters outside GSM-7")
-    elif segments(text) > max_segments:
-        limit = SEGMENT if max_segments == 1 else MULTIPART_SEGMENT * max_segments
-        problems.append(f"is {length} GSM-7 characters, over {limit}")
-    lowered = text.lower()
-    problems.extend(f"names {word!r}" for word in FORBIDDEN_WORDS if word in lowered)
-    if re.search(r"\breply\s+cancel\b", lowered):
-        problems.append("asks for CANCEL, a carrier opt-out word")
+    if segments(text) > max_segments:
+        encoding = encoding_of(text)
+        because = ""
+        if gsm7_length(text) is None:
+            odd = next(c for c in text if gsm7_length(c) is None)
+            because = f" (because of {odd!r})"
+        limit = capacity(encoding, max_segments)
+        problems.append(
+            f"is {length_of(text)} {encoding} characters{because}, over the {limit} of "
+            f"{max_segments} segment{'s' if max_segments > 1 else ''}"
+        )
+    plain = _unaccented(text)
+    problems.extend(f"names {word!r}" for word in _ALL_FORBIDDEN if word in plain)
+    if re.search(r"\b(reply|responda|envie)\s+(cancel|cancelar)\b", plain):
+        problems.append("asks for CANCEL or CANCELAR, carrier opt-out words")
+    return problems
+
+
+def placeholder_problems(name: str, template: str, language: Language) -> list[str]:
+    """What is wrong with a template's placeholders and the words it must keep."""
+    try:
+        fields = [(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(template) if f is not None]
+    except ValueError as exc:
+        return [f"is not a valid template ({exc}); write a literal brace as {{{{ or }}}}"]
+    problems = []
+    for found, spec, conv in fields:
+        if found not in PLACEHOLDERS or found == "patient":
+            problems.append(f"has an unknown placeholder {{{found}}}; use {_placeholder_list()}")
+        elif spec or conv:
+            problems.append(f"formats {{{found}}}; write placeholders plainly, as {{{found}}}")
+    for needed in _NEEDS.get(name, ()):
+        word = _KEYWORDS[language].get(needed, needed)
+        if word.startswith("{") and word not in template:
+            problems.append(f"must include {word}")
+        elif not word.startswith("{") and word.strip() not in re.findall(r"[A-Za-z]+", template):
+            problems.append(f"must include the word {word.strip()}")
+    return problems
+
+
+def _placeholder_list() -> str:
+    return ", ".join(f"{{{p}}}" for p in sorted(PLACEHOLDERS - {"patient"}))
+
+
+def widest_days(language: Language, region: str) -> list[datetime]:
+    """Sessions whose day and time are the longest to write, in each encoding the day may need:
+    every weekday and month tried, at 12:45 (the widest time)."""
+    candidates = [datetime(2026, month, day, 12, 45) for month in range(1, 13) for day in range(22, 29)]  # noqa: DTZ001
+    best: dict[str, tuple[int, datetime]] = {}
+    for start in candidates:
+        day, time = when(start, language, region)
+        text = f"{day} {time}"
+        key = str(encoding_of(text))
+        size = length_of(text)
+        if key not in best or size > best[key][0]:
+            best[key] = (size, start)
+    return [start for _, start in best.values()]
+
+
+def catalogue_problems(
+    voice: Voice, languages: Iterable[Language] = tuple(Language)
+) -> list[tuple[str, str]]:
+    """Every problem of the voice's templates, as (template, problem): placeholders, discretion
+    and segment limits with the clinic's own name, number and lines, the widest days and the
+    widest patient id; and a check-in sharing a message with a preparation that asks to confirm.
+    A template is named as "[es] prep:iv"."""
+    templates = voice.templates
+    problems: list[tuple[str, str]] = []
+    for language in languages:
+        limits = LIMITS[language]
+        days = widest_days(language, voice.region)
+        count = len(problems)
+        for name in templates.names():
+            where = f"[{language}] {name}"
+            found = placeholder_problems(name, templates.template(language, name), language)
+            for start in days if not found else ():
+                found = text_problems(
+                    render(name, TextContext(voice, start, language=language)), max_segments=limits.alone
+                )
+                if found:
+                    break
+            problems.extend((where, problem) for problem in found)
+        if len(problems) > count:
+            continue
+        for family in ("iv", "nasal"):
+            for start in days:
+                day = [
+                    Piece("check-in:attended", start),
+                    Piece(f"prep:{family}", start),
+                    Piece("confirm-ask"),
+                ]
+                text = combine(TextContext(voice, language=language), day)
+                found = text_problems(text, max_segments=limits.combined)
+                if found:
+                    problems.append((f"[{language}] check-in:attended with prep:{family}", found[0]))
+                    break
+    for name in templates.staff:
+        ctx = TextContext(voice, patient=2_147_483_647)
+        problems.extend((f"[staff] {name}", p) for p in text_problems(render(name, ctx)))
     return problems

@@ -10,12 +10,13 @@ from pydantic import Field
 
 from scheduler.config import Settings
 from scheduler.domain import course
+from scheduler.domain.encoding import Encoding, encoding_of, segments
 from scheduler.domain.enrolment import check_first
 from scheduler.domain.oddities import time_warnings
 from scheduler.domain.plan import PlanContext, Session, plan_reminders, plan_welcome
 from scheduler.domain.protocols import Protocol
-from scheduler.domain.states import ReminderKind, SessionKind
-from scheduler.domain.templates import TextContext, combine, render, segments
+from scheduler.domain.states import Language, ReminderKind, SessionKind
+from scheduler.domain.templates import combine, render
 from scheduler.domain.timeutil import to_local, to_utc, zone
 from scheduler.services.results import Instant, Result
 
@@ -36,6 +37,7 @@ class PreviewText(Result):
     kinds: list[ReminderKind]
     body: str
     segments: int = Field(description="SMS segments in the encoding the text needs (GSM-7, else UCS-2).")
+    encoding: Encoding = Field(description="GSM-7, or UCS-2 when a character needs it.")
 
 
 class CoursePreview(Result):
@@ -51,6 +53,8 @@ def preview_course(
     timezone: str,
     now: datetime,
     interval_days: int | None = None,
+    *,
+    language: Language = Language.EN,
 ) -> CoursePreview:
     """The course enrolling now with this first session would plan (touch-ups at the protocol's
     interval unless another is given). Raises InvalidInput, naming the field, for a time or zone
@@ -64,14 +68,15 @@ def preview_course(
     sessions = [
         Session(n, 0, s.kind, s.number, to_utc(s.local_start, tz), now) for n, s in enumerate(booked, 1)
     ]
-    voice = settings.voice
-    ctx = PlanContext(tz, settings.send_window, settings.daily_text_limit, voice, protocol.family)
+    ctx = PlanContext(
+        tz, settings.send_window, settings.daily_text_limit, settings.voice, protocol.family, language
+    )
     plan = plan_reminders(sessions, ctx)
     welcome = plan_welcome(now, tz, settings.send_window)
-    texts = [_text(welcome.due_at, tz, [ReminderKind.WELCOME], render("welcome", TextContext(voice)))]
+    texts = [_text(welcome.due_at, tz, [ReminderKind.WELCOME], render("welcome", ctx.text))]
     for message in plan.messages:
         pieces = [piece for part in message.parts for piece in part.pieces()]
-        body = combine(TextContext(voice), pieces)
+        body = combine(ctx.text, pieces)
         texts.append(_text(message.due_at, tz, [p.kind for p in message.parts], body))
     return CoursePreview(
         appointments=[
@@ -87,4 +92,11 @@ def preview_course(
 
 def _text(due_at: datetime, tz: ZoneInfo, kinds: list[ReminderKind], body: str) -> PreviewText:
     local = due_at.astimezone(tz)
-    return PreviewText(due_at=due_at, local_due=local, kinds=kinds, body=body, segments=segments(body))
+    return PreviewText(
+        due_at=due_at,
+        local_due=local,
+        kinds=kinds,
+        body=body,
+        segments=segments(body),
+        encoding=encoding_of(body),
+    )

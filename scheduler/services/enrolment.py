@@ -23,6 +23,7 @@ from scheduler.store.models import Appointment, AuditEntry, Patient, Reminder
 from scheduler.store.uow import UnitOfWork
 
 CSV_COLUMNS = ("name", "phone", "timezone", "protocol", "first", "consent")
+OPTIONAL_CSV_COLUMNS = ("language",)
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,9 @@ class Enrolling(Service):
                 try:
                     if None in row or any(row.get(c) is None for c in CSV_COLUMNS):
                         raise InvalidInput(f"expected {len(header)} columns")
-                    request = EnrolRequest(**{c: row[c] for c in CSV_COLUMNS})
+                    request = EnrolRequest(
+                        **{c: row[c] for c in CSV_COLUMNS}, language=row.get("language") or ""
+                    )
                     enrolment = self.check(request, now)
                     if enrolment.phone in seen:
                         raise InvalidInput(f"same phone number as line {seen[enrolment.phone]}")
@@ -141,6 +144,7 @@ class Enrolling(Service):
             touch_up_interval_days=enrolment.interval_days,
             consent_source=enrolment.consent,
             consent_at=now,
+            language=enrolment.language,
             created_at=now,
             updated_at=now,
         )

@@ -11,7 +11,14 @@ from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.orm import selectinload
 
 from scheduler.domain.enrolment import EnrolRequest
-from scheduler.domain.states import UPCOMING, AppointmentStatus, Attention, HoldReason, PatientStatus
+from scheduler.domain.states import (
+    UPCOMING,
+    AppointmentStatus,
+    Attention,
+    HoldReason,
+    Language,
+    PatientStatus,
+)
 from scheduler.domain.timeutil import zone
 from scheduler.errors import InvalidInput, NotFound
 from scheduler.services.base import Service, get_patient
@@ -70,6 +77,7 @@ class PatientPage:
     interval_days: int | None
     interval_range: tuple[int, int] | None
     consent: str
+    language: Language
     opted_out: bool
     phone_invalid: bool
     hold_reason: HoldReason | None
@@ -102,6 +110,7 @@ class EnrolPreview:
     protocol_name: str
     interval_days: int | None
     consent: str
+    language: Language
     welcome: list[TextEntry]
     sessions: list[SessionEntry] = field(default_factory=list)
     messages: list[PreviewText] = field(default_factory=list)  # as the patient will get them
@@ -193,6 +202,7 @@ class PatientPages(Service):
                     else None
                 ),
                 consent=patient.consent_source,
+                language=patient.language,
                 opted_out=patient.opted_out_at is not None,
                 phone_invalid=patient.phone_invalid_at is not None,
                 hold_reason=patient.hold_reason,
@@ -245,6 +255,7 @@ class PatientPages(Service):
             p.timezone,
             self.clock.now(),
             p.touch_up_interval_days,
+            language=p.language,
         )
         return replace(self.enrol_preview(planned), messages=course.texts, warnings=planned.warnings)
 
@@ -277,6 +288,7 @@ class PatientPages(Service):
             protocol_name=protocol.name,
             interval_days=p.touch_up_interval_days,
             consent=p.consent,
+            language=p.language,
             welcome=texts.get(None, []),
             sessions=sessions,
         )

@@ -73,6 +73,7 @@ class Planner:
             daily_limit=self.settings.daily_text_limit,
             voice=self.settings.voice,
             family=protocol.family if protocol else "iv",
+            language=patient.language,
         )
 
     def replan(self, db: DbSession, patient: Patient, now: datetime, reason: Reason) -> None:

@@ -14,10 +14,11 @@ from sqlalchemy.orm import sessionmaker
 from scheduler.clock import Clock
 from scheduler.config import Settings
 from scheduler.domain.protocols import Protocol
-from scheduler.domain.replies import read_reply
+from scheduler.domain.replies import answered_by_carrier, read_reply
 from scheduler.domain.states import (
     UPCOMING,
     AppointmentStatus,
+    Language,
     PatientStatus,
     Reason,
     ReminderKind,
@@ -26,7 +27,7 @@ from scheduler.domain.states import (
 )
 from scheduler.domain.templates import TextContext, render
 from scheduler.domain.timeutil import to_local, to_utc, zone
-from scheduler.domain.urgent import is_urgent
+from scheduler.domain.urgent import urgent_language
 from scheduler.services.alerts import raise_alert
 from scheduler.services.audit import PATIENT_SMS, audit
 from scheduler.services.outcomes import opt_out
@@ -73,13 +74,16 @@ class Replies:
                     Patient.phone == from_number, Patient.status != PatientStatus.DISCHARGED
                 )
             ).first()
-            urgent = is_urgent(body)
+            alarm = urgent_language(body)
             if patient is None:
                 # Kept for staff (a patient writing from a new phone, say). Answered only when it
-                # reads as a safety concern, with the emergency number and crisis line.
+                # reads as a safety concern, with the emergency number and crisis line, in the
+                # language it was written in.
                 intent = read_reply(body, opted_out=False, opt_out_type=opt_out_type)
-                urgent = urgent and intent is ReplyIntent.OTHER
-                answer = render("urgent", TextContext(self.voice)) if urgent else None
+                urgent = alarm is not None and intent is ReplyIntent.OTHER
+                answer: str | None = None
+                if urgent:
+                    answer = render("urgent", TextContext(self.voice, language=alarm or Language.EN))
                 stranger = Reply(
                     patient_id=None,
                     from_number=from_number,
@@ -99,10 +103,14 @@ class Replies:
                          " (urgent)" if urgent else "; kept, not answered")  # fmt: skip
                 return answer
             intent = read_reply(body, opted_out=patient.opted_out_at is not None, opt_out_type=opt_out_type)
-            urgent = urgent and intent is ReplyIntent.OTHER
-            answer = (
-                render("urgent", TextContext(self.voice)) if urgent else self._act(db, patient, intent, now)
-            )
+            urgent = alarm is not None and intent is ReplyIntent.OTHER
+            ctx = TextContext(self.voice, language=patient.language)
+            if urgent:
+                answer = render("urgent", ctx)
+            else:
+                answer = self._act(
+                    db, patient, intent, now, ctx, carrier=answered_by_carrier(body, opt_out_type)
+                )
             reply = Reply(
                 patient_id=patient.id,
                 from_number=from_number,
@@ -124,12 +132,17 @@ class Replies:
         )
         return answer
 
-    def _act(self, db: DbSession, patient: Patient, intent: ReplyIntent, now: datetime) -> str | None:
-        ctx = TextContext(self.voice)
+    def _act(
+        self, db: DbSession, patient: Patient, intent: ReplyIntent, now: datetime, ctx: TextContext,
+        *, carrier: bool,
+    ) -> str | None:  # fmt: skip
+        """Carry out a keyword; the answer to send (in the patient's language), or None. Twilio
+        answers its own keywords (STOP, START, HELP and the like); the others are ours to answer."""
         if intent is ReplyIntent.STOP:
-            # Twilio answers STOP itself and blocks further texts; we stop planning them.
+            # Twilio blocks further texts after its own STOP words; we stop planning them either way.
+            was_in = patient.opted_out_at is None
             opt_out(db, self.planner, patient, now, PATIENT_SMS)
-            return None
+            return None if carrier or not was_in else render("opted-out", ctx)
         if intent is ReplyIntent.START:
             if patient.opted_out_at is not None:
                 patient.opted_out_at = None
@@ -138,7 +151,8 @@ class Replies:
                 audit(db, now, PATIENT_SMS, "opt-in", patient.id)
             return None
         if intent is ReplyIntent.HELP:
-            return None if self.settings.twilio_advanced_opt_out else render("help", ctx)
+            twilio_answers = carrier and self.settings.twilio_advanced_opt_out
+            return None if twilio_answers else render("help", ctx)
         if intent in (ReplyIntent.CONFIRM, ReplyIntent.CHANGE):
             session = asked_about(db, patient, now)
             if session is None:

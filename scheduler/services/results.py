@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session as DbSession
 from scheduler.domain.states import (
     AppointmentStatus,
     Attention,
+    Language,
     PatientStatus,
     ReminderKind,
     ReminderStatus,
@@ -49,6 +50,7 @@ class PatientView(Result):
     opted_out: bool = Field(description="The patient replied STOP; no texts go out.")
     phone_invalid: bool = Field(description="The carrier reported that the number cannot take texts.")
     attention: Attention | None = Field(description="Why staff need to act, or null.")
+    language: Language = Field(description="The language of the patient's texts.")
 
     @classmethod
     def of(cls, patient: Patient) -> PatientView:
@@ -63,6 +65,7 @@ class PatientView(Result):
             consent=patient.consent_source,
             opted_out=patient.opted_out_at is not None,
             phone_invalid=patient.phone_invalid_at is not None,
+            language=patient.language,
             attention=patient.attention,
         )
 

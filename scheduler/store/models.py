@@ -25,6 +25,7 @@ from scheduler.domain.states import (
     AppointmentStatus,
     Attention,
     HoldReason,
+    Language,
     NoticeKind,
     PatientStatus,
     ReminderKind,
@@ -63,6 +64,9 @@ class Patient(Base):
     phone_invalid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Why automatic planning is on hold until staff act (a missed session, say), or None.
     hold_reason: Mapped[HoldReason | None] = mapped_column(EnumText(HoldReason, 40))
+    language: Mapped[Language] = mapped_column(
+        EnumText(Language, 8), default=Language.EN, server_default=Language.EN.value
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

@@ -198,6 +198,7 @@ def api_router() -> APIRouter:
             first=body.first,
             consent=body.consent,
             interval_days=body.interval_days,
+            language=body.language,
         )
         detail = call(
             lambda: clinic.enrol(enrolment), target=("body",), fields={"interval": ("body", "interval_days")}

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from scheduler.domain.protocols import DEFAULT_PROTOCOL
+from scheduler.domain.states import Language
 
 LOCAL_TIME = 'a wall-clock time in the patient\'s time zone, written "YYYY-MM-DD HH:MM"'
 
@@ -66,6 +67,7 @@ class EnrolBody(BaseModel):
         default=None,
         description="Touch-up interval in days, within the protocol's limits (default: the protocol's).",
     )
+    language: Language = Field(default=Language.EN, description="The language of the patient's texts.")
 
 
 class RescheduleBody(BaseModel):

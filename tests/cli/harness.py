@@ -55,6 +55,7 @@ SETTINGS_VARS = frozenset(
         "SESSION_MAX_HOURS",
         "ALLOWED_HOSTS",
         "ENV_FILE",
+        "TEMPLATES_FILE",
         "REMINDERS_DEBUG",
     }
 )

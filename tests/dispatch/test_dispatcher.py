@@ -57,7 +57,7 @@ def test_a_session_in_23_hours_gets_the_welcome_and_the_prep_text_once(
     assert sorted(sent_kinds(app)) == ["prep", "welcome"]
     bodies = [m["body"] for m in fake_twilio.messages]
     assert bodies[0].startswith("Oak St Clinic: You're signed up")
-    assert "See you Wed Mar 4 8am" in bodies[1]
+    assert "See you Wed, Mar 4 at 8 AM" in bodies[1]
     assert {m["to"] for m in fake_twilio.messages} == {PHONE}
     second = dispatcher.drain()
     assert second.claimed == 0
@@ -127,8 +127,8 @@ def test_after_an_outage_a_text_for_a_past_session_expires_and_a_useful_one_is_s
     expired = {(r.patient_id, r.kind) for r in reminders(app, status="expired")}
     assert (1, "prep") in expired
     bodies = [m["body"] for m in fake_twilio.messages if m["to"] == "+12015550124"]
-    assert any("Your visit is Mon Mar 9 at 10am" in b for b in bodies)
-    assert not any("See you Thu Mar 5" in m["body"] for m in fake_twilio.messages)
+    assert any("Your visit is Mon, Mar 9 at 10 AM" in b for b in bodies)
+    assert not any("See you Thu, Mar 5" in m["body"] for m in fake_twilio.messages)
 
 
 def test_21610_opts_the_patient_out_and_nothing_more_is_attempted(

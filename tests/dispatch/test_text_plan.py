@@ -81,15 +81,15 @@ def test_the_first_week_reads_as_the_plan_says_one_message_a_day(
     messages = sent(fake_twilio)
     assert max(per_day(messages).values()) == 1
     by_day = {at.strftime("%a %d %H:%M"): body for at, body in messages}
-    assert by_day["Fri 06 10:00"].startswith("Oak St Clinic: Your visit is Mon Mar 9 at 10am. Reply C")
-    assert "See you Mon Mar 9 10am" in by_day["Sun 08 10:00"]
-    assert by_day["Mon 09 09:00"].startswith("Oak St Clinic: Today at 10am.")  # two hours before: 8am
+    assert by_day["Fri 06 10:00"].startswith("Oak St Clinic: Your visit is Mon, Mar 9 at 10 AM. Reply C")
+    assert "See you Mon, Mar 9 at 10 AM" in by_day["Sun 08 10:00"]
+    assert by_day["Mon 09 09:00"].startswith("Oak St Clinic: Today at 10 AM.")  # two hours before: 8 AM
     # The day after the first session: the check-in and Wednesday's preparation, asking for C.
     tuesday = by_day["Tue 10 10:00"]
     assert tuesday.startswith("Oak St Clinic: Checking in: take it easy today.")
-    assert "See you Wed Mar 11 10am." in tuesday
+    assert "See you Wed, Mar 11 at 10 AM." in tuesday
     assert tuesday.endswith("Reply C to confirm or R to change.")
-    assert "See you Fri Mar 13 10am" in by_day["Thu 12 10:00"]
+    assert "See you Fri, Mar 13 at 10 AM" in by_day["Thu 12 10:00"]
     assert ("check-in", "sent", None) in statuses(app, kind="check-in")
 
 
@@ -102,8 +102,8 @@ def test_a_moved_session_is_announced_once_and_its_old_times_texts_never_go(
     app.clinic("staff").reschedule(second, "2026-03-12 15:30")
     live_until(clock, dispatcher, "2026-03-13 20:00")
     bodies = [body for _, body in sent(fake_twilio)]
-    assert sum("Your visit has moved to Thu Mar 12 at 3:30pm." in b for b in bodies) == 1
-    assert not any("Wed Mar 11" in b for b in bodies)
+    assert sum("Your visit has moved to Thu, Mar 12 at 3:30 PM." in b for b in bodies) == 1
+    assert not any("Wed, Mar 11" in b for b in bodies)
     assert max(per_day(sent(fake_twilio)).values()) == 1
     with UnitOfWork(app.database) as uow:
         old = uow.db.scalars(
@@ -124,7 +124,7 @@ def test_a_newer_change_supersedes_a_notice_not_yet_sent(
     app.clinic("staff").reschedule(second, "2026-03-12 17:00")
     live_until(clock, dispatcher, "2026-03-05 12:00")
     notices = [body for _, body in sent(fake_twilio) if "moved" in body]
-    assert notices == ["Oak St Clinic: Your visit has moved to Thu Mar 12 at 5pm."]
+    assert notices == ["Oak St Clinic: Your visit has moved to Thu, Mar 12 at 5 PM."]
     assert ("notice", "cancelled", "rescheduled") in statuses(app, appointment_id=second)
 
 
@@ -137,8 +137,8 @@ def test_a_cancelled_session_is_announced_once(
     app.clinic("staff").cancel(third)
     live_until(clock, dispatcher, "2026-03-13 20:00")
     bodies = [body for _, body in sent(fake_twilio)]
-    assert bodies.count("Oak St Clinic: Your visit on Fri Mar 13 at 10am is cancelled.") == 1
-    assert not any("See you Fri Mar 13" in b for b in bodies)
+    assert bodies.count("Oak St Clinic: Your visit on Fri, Mar 13 at 10 AM is cancelled.") == 1
+    assert not any("See you Fri, Mar 13" in b for b in bodies)
 
 
 def test_after_a_pause_and_resume_a_stale_confirm_is_covered_by_the_preparation_text(
@@ -153,7 +153,7 @@ def test_after_a_pause_and_resume_a_stale_confirm_is_covered_by_the_preparation_
     live_until(clock, dispatcher, "2026-03-08 20:00")
     sunday = [body for at, body in sent(fake_twilio) if at.day == 8]
     assert len(sunday) == 1
-    assert sunday[0].startswith("Oak St Clinic: See you Mon Mar 9 10am.")
+    assert sunday[0].startswith("Oak St Clinic: See you Mon, Mar 9 at 10 AM.")
     assert sunday[0].endswith("Reply C to confirm or R to change.")
     first = detail["appointments"][0]["id"]
     assert ("confirm", "expired", "superseded") in statuses(app, appointment_id=first)
@@ -169,7 +169,7 @@ def test_after_an_outage_each_patient_gets_one_message_and_stale_texts_expire(
     monday = [body for at, body in sent(fake_twilio) if at.day == 9]
     # The confirm request never went, so the nudge asks for C: staff still learn who is coming.
     assert monday == [
-        "Oak St Clinic: Today at 10am. Please come 15 min early in comfy clothes, with your ride home "
+        "Oak St Clinic: Today at 10 AM. Please come 15 min early in comfy clothes, with your ride home "
         "arranged. Running late? Call (201) 555-0100. Reply C to confirm or R to change."
     ]
     texts = statuses(app, appointment_id=1)
@@ -194,7 +194,7 @@ def test_when_the_days_message_already_went_a_late_text_waits_for_the_next_day(
     live_until(clock, dispatcher, "2026-03-11 20:00")
     days = per_day(sent(fake_twilio))
     assert days[date(2026, 3, 10)] == 1
-    assert any("Your visit is Mon Mar 16" in body for at, body in sent(fake_twilio) if at.day == 11)
+    assert any("Your visit is Mon, Mar 16" in body for at, body in sent(fake_twilio) if at.day == 11)
 
 
 def test_a_notice_is_not_held_back_by_the_daily_limit_and_carries_the_new_preparation(
@@ -208,9 +208,9 @@ def test_a_notice_is_not_held_back_by_the_daily_limit_and_carries_the_new_prepar
     tuesday = [body for at, body in sent(fake_twilio) if at.day == 10]
     assert len(tuesday) == 2
     assert tuesday[1] == (
-        "Oak St Clinic: Your visit has moved to Wed Mar 11 at 5pm. See you Wed Mar 11 5pm. No food 6h "
-        "before; clear drinks until 2h before. Get a ride home: no driving until the day after your "
-        "visit. Reply C to confirm or R to change."
+        "Oak St Clinic: Your visit has moved to Wed, Mar 11 at 5 PM. See you Wed, Mar 11 at 5 PM. No "
+        "food 6h before; clear drinks until 2h before. Get a ride home: no driving until the day "
+        "after. Reply C to confirm or R to change."
     )
 
 
@@ -223,11 +223,11 @@ def test_a_c_confirms_the_session_the_last_text_asked_about(
     live_until(clock, dispatcher, "2026-03-09 09:30")
     monday = [body for at, body in sent(fake_twilio) if at.day == 9]
     assert len(monday) == 1  # the day-of nudge for session 1 and session 2's preparation
-    assert "Today at 10am" in monday[0]
-    assert "See you Tue Mar 10 6pm" in monday[0]
+    assert "Today at 10 AM" in monday[0]
+    assert "See you Tue, Mar 10 at 6 PM" in monday[0]
     replies = Replies(app.settings, app.protocols, app.database, clock)
     answer = replies.receive(PHONE, "C", "SM-c-1")
-    assert answer == "Oak St Clinic: Thanks, you're confirmed for Tue Mar 10 at 6pm."
+    assert answer == "Oak St Clinic: Thanks, you're confirmed for Tue, Mar 10 at 6 PM."
     with UnitOfWork(app.database) as uow:
         confirmed = {a.id: a.status for a in uow.db.scalars(select(Appointment))}
     assert (confirmed[first], confirmed[second]) == ("scheduled", "confirmed")

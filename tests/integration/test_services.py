@@ -358,6 +358,20 @@ def test_csv_import_is_all_or_nothing(clinic: Clinic, app: App) -> None:
     assert len(report.patient_ids) == 2
 
 
+def test_csv_import_takes_an_optional_language_column(clinic: Clinic, app: App) -> None:
+    text = (
+        "name,phone,timezone,protocol,first,consent,language\n"
+        f"A One,+12015550131,America/New_York,iv-6x-mwf,{FIRST},form,es\n"
+        f"B Two,+12015550132,America/New_York,iv-6x-mwf,{FIRST},form,\n"
+        f"C Three,+12015550133,America/New_York,iv-6x-mwf,{FIRST},form,fr\n"
+    )
+    report = clinic.import_csv(text)
+    assert [(e.line, e.message) for e in report.errors] == [(4, "language must be en or es, not 'fr'")]
+    report = clinic.import_csv("\n".join(text.splitlines()[:3]) + "\n")
+    assert report.ok
+    assert [clinic.show(i).patient.language for i in report.patient_ids] == ["es", "en"]
+
+
 def test_csv_import_checks_numbers_already_in_care(clinic: Clinic, app: App) -> None:
     clinic.enrol(request())
     text = f"name,phone,timezone,protocol,first,consent\nX,+12015550123,UTC,iv-6x-mwf,{FIRST},f\n"

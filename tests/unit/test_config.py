@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from scheduler.config import Settings
+from scheduler.domain.states import Language
+from scheduler.domain.templates import BUILT_IN
 from scheduler.errors import ConfigError
 from scheduler.store.db import make_engine
 
@@ -141,7 +143,11 @@ def test_env_example_documents_every_setting_and_parses() -> None:
 
 @pytest.mark.parametrize(
     ("name", "problem"),
-    [("Ketamine Care", "names 'ketamine'"), ("Clínica Sol", "outside GSM-7"), ("Infusion Lab", "infusion")],
+    [
+        ("Ketamine Care", "names 'ketamine'"),
+        ("Clínica Sol", "UCS-2 characters (because of 'í')"),
+        ("Infusion Lab", "infusion"),
+    ],
     ids=["drug", "accent", "procedure"],
 )
 def test_a_clinic_name_that_would_break_the_texts_is_refused(name: str, problem: str) -> None:
@@ -183,3 +189,38 @@ def test_a_clinic_in_a_country_without_defaults_must_set_both_lines() -> None:
 def test_a_staff_alert_webhook_needs_a_secret_to_sign_with() -> None:
     with pytest.raises(ConfigError, match="STAFF_ALERT_WEBHOOK_SECRET"):
         Settings.from_env({"STAFF_ALERT_WEBHOOK_URL": "https://alerts.example.org/hook"})
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "templates.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_templates_file_replaces_the_built_in_wording(tmp_path: Path) -> None:
+    path = write(tmp_path, '[es]\n"check-in" = "Hoy descanse. ¿Dudas? {phone}. Emergencias: {emergency}."\n')
+    settings = Settings.from_env({"TEMPLATES_FILE": str(path)})
+    assert settings.templates.template(Language.ES, "check-in").startswith("Hoy descanse. ¿Dudas?")
+    assert settings.templates.template(Language.EN, "check-in") == BUILT_IN.template(Language.EN, "check-in")
+
+
+@pytest.mark.parametrize(
+    ("toml", "named"),
+    [
+        (
+            '[en]\nconfirm = "Visit {when}. Reply C or R. {phone}"\n',
+            "[en] confirm has an unknown placeholder {when}",
+        ),
+        ('[es]\n"prep:iv" = "{day} {time}: nada de ketamina antes."\n', "[es] prep:iv names 'ketamina'"),
+        ('[es]\n"day-of" = "' + "Hoy, {time}. Llegue antes. " * 14 + '"\n', "[es] day-of is"),
+        ("[en]\nwelcome = 'Hi'\n[fr]\nwelcome = 'Salut'\n", "[fr] is not a language"),
+        ("[en\n", "cannot be read as TOML"),
+    ],
+    ids=["placeholder", "forbidden-word", "too-long", "language", "not-toml"],
+)
+def test_a_bad_templates_file_stops_start_up_naming_the_template(
+    tmp_path: Path, toml: str, named: str
+) -> None:
+    with pytest.raises(ConfigError, match="TEMPLATES_FILE") as info:
+        Settings.from_env({"TEMPLATES_FILE": str(write(tmp_path, toml))})
+    assert named in str(info.value)

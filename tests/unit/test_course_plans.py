@@ -1,10 +1,11 @@
 """Whole courses as the patient lives them: every built-in protocol, every weekday of the first
-session, four start times and three zones (New York crosses the spring change to summer time).
+session, four start times and three zones (New York crosses the spring change to summer time), in
+English and in Spanish.
 
 For each course: the check-in after the first session and after the touch-up goes out (alone or
 sharing a message), every session is preceded by a text that asks to confirm it, no local day
-carries more messages than the daily limit, no message is longer than two segments, and nothing
-is sent outside the send window.
+carries more messages than the daily limit, no message is longer than its language allows (two
+segments in English, three in Spanish), and nothing is sent outside the send window.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from datetime import datetime, time, timedelta
 import pytest
 
 from scheduler.domain import course
+from scheduler.domain.encoding import segments
 from scheduler.domain.messages import Part
 from scheduler.domain.plan import Plan, PlanContext, Session, plan_reminders
 from scheduler.domain.protocols import BUILTIN
-from scheduler.domain.states import ReminderKind, ReminderStatus, SessionKind
-from scheduler.domain.templates import MESSAGE_SEGMENTS, TextContext, Voice, combine, segments
+from scheduler.domain.states import Language, ReminderKind, ReminderStatus, SessionKind
+from scheduler.domain.templates import LIMITS, TextContext, Voice, combine
 from scheduler.domain.timeutil import to_local, to_utc, zone
 from scheduler.domain.window import SendWindow
 
@@ -35,13 +37,22 @@ FIRST_DAYS = [datetime(2026, 3, 2) + timedelta(days=n) for n in range(7)]  # noq
 
 CASES = [
     pytest.param(
-        protocol, day, clock, tz, id=f"{protocol}-{day:%a}-{clock.replace(':', '')}-{tz.split('/')[1]}"
+        protocol,
+        day,
+        clock,
+        tz,
+        language,
+        id=f"{protocol}-{day:%a}-{clock.replace(':', '')}-{tz.split('/')[1]}-{language}",
     )
-    for protocol, day, clock, tz in itertools.product(sorted(BUILTIN), FIRST_DAYS, TIMES, ZONES)
+    for protocol, day, clock, tz, language in itertools.product(
+        sorted(BUILTIN), FIRST_DAYS, TIMES, ZONES, Language
+    )
 ]
 
 
-def course_of(protocol_id: str, first: datetime, tz_name: str) -> tuple[list[Session], Plan]:
+def course_of(
+    protocol_id: str, first: datetime, tz_name: str, language: Language = Language.EN
+) -> tuple[list[Session], Plan]:
     """The sessions a clinic books for this start (the first touch-up too), booked eight days
     ahead, and their plan with the default daily limit of one message."""
     protocol, tz = BUILTIN[protocol_id], zone(tz_name)
@@ -53,27 +64,29 @@ def course_of(protocol_id: str, first: datetime, tz_name: str) -> tuple[list[Ses
     sessions = [
         Session(n, 0, s.kind, s.number, to_utc(s.local_start, tz), booked) for n, s in enumerate(planned, 1)
     ]
-    return sessions, plan_reminders(sessions, PlanContext(tz, WINDOW, 1, VOICE, protocol.family))
+    context = PlanContext(tz, WINDOW, 1, VOICE, protocol.family, language)
+    return sessions, plan_reminders(sessions, context)
 
 
-def body(parts: list[Part]) -> str:
-    return combine(TextContext(VOICE), [piece for part in parts for piece in part.pieces()])
+def body(parts: list[Part], language: Language = Language.EN) -> str:
+    pieces = [piece for part in parts for piece in part.pieces()]
+    return combine(TextContext(VOICE, language=language), pieces)
 
 
-@pytest.mark.parametrize(("protocol", "day", "clock", "tz_name"), CASES)
+@pytest.mark.parametrize(("protocol", "day", "clock", "tz_name", "language"), CASES)
 def test_a_whole_course_is_one_a_nurse_would_sign(
-    protocol: str, day: datetime, clock: str, tz_name: str
+    protocol: str, day: datetime, clock: str, tz_name: str, language: Language
 ) -> None:
     tz = zone(tz_name)
     first = datetime.combine(day.date(), time.fromisoformat(clock))
-    sessions, plan = course_of(protocol, first, tz_name)
+    sessions, plan = course_of(protocol, first, tz_name, language)
     sent = {str(part.ref): message for message in plan.messages for part in message.parts}
 
     for message in plan.messages:
         local = to_local(message.due_at, tz)
         assert WINDOW.contains(local), f"sent at {local:%a %H:%M}, outside the window"
-        text = body(message.parts)
-        assert segments(text) <= MESSAGE_SEGMENTS, text
+        text = body(message.parts, language)
+        assert segments(text) <= LIMITS[language].combined, text
     per_day = Counter(to_local(m.due_at, tz).date() for m in plan.messages)
     assert max(per_day.values()) <= 1, per_day
 

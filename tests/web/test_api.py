@@ -273,6 +273,16 @@ def test_enrolling_takes_an_interval_and_defaults_to_the_clis_protocol(api: Test
     assert (patient["protocol"], patient["touch_up_interval_days"]) == ("iv-6x-mwf", 35)
 
 
+def test_a_patient_enrolled_in_spanish_is_shown_with_their_language(api: TestClient) -> None:
+    created = api.post("/api/v1/patients", json={**ENROL, "language": "es"})
+    assert created.status_code == 201
+    assert created.json()["patient"]["language"] == "es"
+    assert (
+        api.post("/api/v1/patients", json={**ENROL, "phone": "+12015550177"}).json()["patient"]["language"]
+        == "en"
+    )
+
+
 @pytest.mark.parametrize(
     "name",
     ['Zoë "Zed" O\'Neil', "Ana 🌻 Lima", "<b>Ana</b> & Co; DROP TABLE patients;--", "李小龍", "a" * 100],
@@ -306,6 +316,7 @@ BAD_ENROLMENTS: list[tuple[str, dict[str, Any], list[Any], str]] = [
     ("interval-not-a-number", {"interval_days": "monthly"}, ["body", "interval_days"], "int_parsing"),
     ("name-not-a-string", {"name": 42}, ["body", "name"], "string_type"),
     ("unknown-field", {"timezone_name": "America/New_York"}, ["body", "timezone_name"], "extra_forbidden"),
+    ("unknown-language", {"language": "fr"}, ["body", "language"], "enum"),
 ]
 
 

@@ -25,8 +25,10 @@ from tests.support.fake_twilio import FakeTwilio
 PHONE = "+12015550123"
 
 
-def enrol(app: App, first: str = "2026-03-09 10:00") -> dict[str, Any]:
-    request = EnrolRequest("Ana Lima", PHONE, "America/New_York", "iv-6x-mwf", first, "intake-form")
+def enrol(app: App, first: str = "2026-03-09 10:00", language: str = "en") -> dict[str, Any]:
+    request = EnrolRequest(
+        "Ana Lima", PHONE, "America/New_York", "iv-6x-mwf", first, "intake-form", language=language
+    )
     detail: dict[str, Any] = to_json(app.clinic("test").enrol(request))
     return detail
 
@@ -158,7 +160,59 @@ def test_start_brings_the_future_plan_back(
     assert welcome.status == "cancelled"  # it was due before the STOP: not sent late
     clock.set(datetime.fromisoformat("2026-03-06T15:00:00+00:00"))
     assert dispatcher.drain().sent == 1
-    assert "Your visit is Mon Mar 9" in fake_twilio.messages[0]["body"]
+    assert "Your visit is Mon, Mar 9" in fake_twilio.messages[0]["body"]
+
+
+def test_a_spanish_speaking_patient_confirms_gets_help_and_opts_out_in_spanish(
+    app: App, client: TestClient, sign: Signer, dispatcher: Dispatcher, fake_twilio: FakeTwilio,
+    clock: FrozenClock,
+) -> None:  # fmt: skip
+    detail = enrol(app, language="es")
+    assert dispatcher.drain().sent == 1
+    assert "Responda AYUDA para ayuda o PARAR" in fake_twilio.messages[0]["body"]
+
+    confirmed = inbound(client, sign, "Sí", sid="SM1")
+    assert "Gracias, su cita queda confirmada: 9 de marzo, 10 a.m." in confirmed.text
+    with UnitOfWork(app.database) as uow:
+        first = uow.db.get(Appointment, detail["appointments"][0]["id"])
+        assert first is not None
+        assert first.status == "confirmed"
+
+    helped = inbound(client, sign, "AYUDA", sid="SM2")
+    assert "Emergencias: 911. Apoyo en crisis: llame o escriba al 988." in helped.text
+
+    stopped = inbound(client, sign, "PARAR", sid="SM3")
+    # Twilio does not know PARAR: the service confirms the opt-out itself, in Spanish.
+    assert "Listo, dejamos de enviarle mensajes" in stopped.text
+    assert patient(app).opted_out_at is not None
+    assert not reminder_rows(app, status="pending")
+    before = len(fake_twilio.messages)
+    for _ in range(6):
+        clock.advance(timedelta(days=2))
+        dispatcher.drain()
+    assert len(fake_twilio.messages) == before
+    assert "<Message>" not in inbound(client, sign, "hola?", sid="SM4").text  # opted out: silence
+
+
+@pytest.mark.parametrize(("word", "answer"), [("HELP", "Crisis support"), ("AYUDA", "Apoyo en crisis")])
+def test_help_is_answered_in_the_patients_language_whichever_word_they_use(
+    app: App, client: TestClient, sign: Signer, word: str, answer: str
+) -> None:
+    enrol(app, language="es" if word == "AYUDA" else "en")
+    assert answer in inbound(client, sign, word).text
+
+
+def test_an_urgent_reply_in_spanish_gets_the_spanish_safety_answer(
+    app: App, client: TestClient, sign: Signer
+) -> None:
+    enrol(app, language="es")
+    answer = inbound(client, sign, "me falta el aire y me duele el pecho").text
+    assert "Si corre peligro, llame ya al 911. Apoyo en crisis: llame o escriba al 988." in answer
+    stranger = {"From": "+12015550999", "To": "+12015550100", "Body": "quiero morirme", "MessageSid": "SM9"}
+    unknown = client.post(
+        "/twilio/inbound", data=stranger, headers={"X-Twilio-Signature": sign("/twilio/inbound", stranger)}
+    )
+    assert "Si corre peligro" in unknown.text  # a number we do not know, answered in its own words
 
 
 def test_opt_out_type_from_advanced_opt_out_is_honoured(app: App, client: TestClient, sign: Signer) -> None:
@@ -170,7 +224,7 @@ def test_opt_out_type_from_advanced_opt_out_is_honoured(app: App, client: TestCl
 def test_yes_opts_back_in_only_when_opted_out(app: App, client: TestClient, sign: Signer) -> None:
     enrol(app)
     response = inbound(client, sign, "YES", sid="SM1")
-    assert "confirmed for Mon Mar 9 at 10am" in response.text
+    assert "confirmed for Mon, Mar 9 at 10 AM" in response.text
     inbound(client, sign, "STOP", sid="SM2")
     inbound(client, sign, "yes", sid="SM3")
     assert patient(app).opted_out_at is None
@@ -182,7 +236,7 @@ def test_c_confirms_the_next_session_and_skips_its_confirm_text(
     detail = enrol(app)
     first = detail["appointments"][0]["id"]
     response = inbound(client, sign, "c")
-    assert "Thanks, you're confirmed for Mon Mar 9 at 10am." in response.text
+    assert "Thanks, you're confirmed for Mon, Mar 9 at 10 AM." in response.text
     with UnitOfWork(app.database) as uow:
         appointment = uow.db.get(Appointment, first)
         assert appointment is not None

@@ -29,7 +29,8 @@ COMMON_ZONES = (
     "Europe/London",
     "UTC",
 )
-ENROL_FIELDS = ("name", "phone", "timezone", "protocol", "first", "consent", "interval")
+ENROL_FIELDS = ("name", "phone", "timezone", "protocol", "first", "consent", "interval", "language")
+LANGUAGES = (("en", "English"), ("es", "Spanish (español)"))
 
 
 def routes(router: APIRouter) -> None:
@@ -48,13 +49,14 @@ def routes(router: APIRouter) -> None:
             problems=problems,
             zones=COMMON_ZONES,
             protocols=[(p.id, p.name) for p in protocols.values()],
+            languages=LANGUAGES,
         )
 
     @router.get("/enrol", response_class=HTMLResponse)
     def enrol_start(request: Request, user: Staff) -> Response:
         settings = request.app.state.settings
         values = dict.fromkeys(ENROL_FIELDS, "")
-        values.update(timezone=settings.clinic_timezone, protocol=DEFAULT_PROTOCOL)
+        values.update(timezone=settings.clinic_timezone, protocol=DEFAULT_PROTOCOL, language="en")
         return enrol_form(request, user, values, {}, 200)
 
     @router.post("/enrol/edit", response_class=HTMLResponse)
@@ -104,4 +106,5 @@ def _request(values: dict[str, str]) -> EnrolRequest:
         first=values["first"],
         consent=values["consent"],
         interval_days=values["interval"],
+        language=values["language"],
     )
