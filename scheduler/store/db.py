@@ -15,7 +15,15 @@ from scheduler.errors import ConfigError, SchemaOutOfDate
 if TYPE_CHECKING:
     from alembic.config import Config
 
-MIGRATIONS = Path(__file__).resolve().parent.parent.parent / "migrations"
+_PACKAGE = Path(__file__).resolve().parent.parent
+# An installed wheel carries the migrations inside the package (pyproject.toml maps the top-level
+# `migrations/` onto `scheduler._migrations`); a source tree, or an editable install, has them at
+# its top. Either way they are found from the code's own location, never the working directory.
+MIGRATIONS = (
+    _PACKAGE / "_migrations"
+    if (_PACKAGE / "_migrations" / "env.py").is_file()
+    else _PACKAGE.parent / "migrations"
+)
 # The Alembic head this code expects (a test keeps it equal to the newest file in migrations/).
 # Comparing against a constant keeps Alembic, and its start-up cost, out of every command.
 SCHEMA_REVISION = "0005"
