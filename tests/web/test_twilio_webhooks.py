@@ -361,11 +361,6 @@ def test_a_status_for_a_message_we_do_not_know_is_accepted_and_ignored(
     assert status(client, sign, 999, "SMunknown", "delivered").status_code == 204
 
 
-def test_healthz_reports_the_database_and_the_last_tick(client: TestClient) -> None:
-    body = client.get("/healthz").json()
-    assert body == {"status": "ok", "database": "ok", "last_tick_age_seconds": None}
-
-
 def test_a_clinic_in_the_uk_gives_uk_emergency_and_crisis_lines(
     database_url: str, clock: FrozenClock, fake_twilio: FakeTwilio, sign: Signer
 ) -> None:
