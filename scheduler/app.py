@@ -48,7 +48,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Settings from `env`, or from the process environment after reading `.env`."""
     if env is None:
         # The .env of the directory the command runs in (an operator's), not of the source tree.
-        load_dotenv(find_dotenv(usecwd=True))
+        path = find_dotenv(usecwd=True)
+        try:
+            load_dotenv(path)
+        except PermissionError:
+            raise ConfigError(
+                f"cannot read {path}: run the command as the service user (the owner of .env), "
+                "from the service's folder"
+            ) from None
         env = os.environ
     return Settings.from_env(env)
 

@@ -137,7 +137,11 @@ def serve(host: str, port: int, with_demo: bool, no_worker: bool) -> None:
         if first is not None:
             click.echo(f"created the first admin account: {first[0]}, password (shown once): {first[1]}")
         web = create_app(app, run_worker=not no_worker)
-        config = uvicorn.Config(web, host=host, port=port, log_level="info", access_log=False)
+        # log_config=None: uvicorn's lines go through the service's own log handler, which keeps
+        # patient data out of tracebacks, rather than through handlers of uvicorn's own.
+        config = uvicorn.Config(
+            web, host=host, port=port, log_level="info", access_log=False, log_config=None
+        )
         server = uvicorn.Server(config)
         click.echo(
             f"serving on http://{host}:{port}/ ({app.settings.effective_sms_backend} SMS backend"

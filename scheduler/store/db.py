@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 
@@ -73,6 +74,36 @@ def _sqlite_immediate(engine: Engine, *, in_memory: bool) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def violated(exc: DBAPIError) -> str:
+    """What a database refused a write for, naming no value: PostgreSQL's constraint name, or
+    SQLite's `UNIQUE constraint failed: table.column`. The driver's full message is never shown:
+    its DETAIL line quotes the values (a phone number)."""
+    diag = getattr(exc.orig, "diag", None)
+    name = getattr(diag, "constraint_name", None)
+    if name:
+        return str(name)
+    message = str(exc.orig)
+    return message if message.startswith(("UNIQUE constraint failed:", "FOREIGN KEY constraint")) else "?"
+
+
+def unreachable(url: str) -> str:
+    """What to tell an operator whose database at `url` cannot be reached or opened (no password)."""
+    try:
+        parsed = make_url(url)
+    except Exception:
+        return "the database at DATABASE_URL cannot be reached"
+    if parsed.get_backend_name() == "sqlite":
+        return (
+            f"cannot open the SQLite database {parsed.database!r}: check that its folder exists and "
+            "that this user may write to it (run the command as the service user, from the service's folder)"
+        )
+    where = f"{parsed.host or 'localhost'}:{parsed.port or 5432}"
+    return (
+        f"database unreachable at {where}: check DATABASE_URL, that the server is running and "
+        "reachable from here, and that it accepts this user and password"
+    )
 
 
 def database_for(engine: Engine) -> sessionmaker[DbSession]:

@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
@@ -24,6 +25,7 @@ from scheduler.services.replies import Replies
 from scheduler.store.uow import UnitOfWork
 from scheduler.web.admin import admin_router
 from scheduler.web.api import api_router
+from scheduler.web.guard import Guard, validation_failed
 from scheduler.web.metrics import metrics_router
 from scheduler.web.pages import HERE
 from scheduler.web.security import SessionMiddleware, session_middleware_options
@@ -65,6 +67,9 @@ def create_app(app: App, *, run_worker: bool = False) -> FastAPI:
     web.state.settings = app.settings
     web.state.accounts = Accounts(app.database, app.clock)
     web.add_middleware(SessionMiddleware, **session_middleware_options(app.settings))
+    # Added last, so it runs first: it sees every error before anything could log its text.
+    web.add_middleware(Guard)
+    web.add_exception_handler(RequestValidationError, validation_failed)
     web.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     web.include_router(
         twilio_router(
