@@ -17,12 +17,32 @@ def db() -> None:
 
 @db.command("upgrade")
 def db_upgrade() -> None:
-    """Apply every database migration (safe to run again)."""
+    """Apply every database migration (safe to run again).
+
+    Prints the schema revision before and after: the first is the one to take the schema back to
+    with `db downgrade` should this version have to be rolled back.
+    """
     from scheduler.app import load_settings
     from scheduler.store.db import upgrade
 
-    upgrade(load_settings().database_url)
-    click.echo("database is up to date")
+    before, after = upgrade(load_settings().database_url)
+    if before == after:
+        click.echo(f"database is up to date (revision {after})")
+    else:
+        click.echo(f"database upgraded from revision {before or 'none (empty)'} to {after}")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Take the schema back to REVISION, to roll back to an older version (run it before
+    reinstalling that version: only the newer one knows how). REVISION is what `db upgrade`
+    printed before it upgraded; the older version names it too when it refuses the schema."""
+    from scheduler.app import load_settings
+    from scheduler.store.db import downgrade
+
+    before, after = downgrade(load_settings().database_url, revision)
+    click.echo(f"database taken back from revision {before} to {after}")
 
 
 @cli.command()

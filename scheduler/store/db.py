@@ -29,6 +29,12 @@ MIGRATIONS = (
 # Comparing against a constant keeps Alembic, and its start-up cost, out of every command.
 SCHEMA_REVISION = "0006"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Connections each process (web, worker or command) keeps to PostgreSQL, and how many more it may
+# open under load: at most POOL_SIZE + POOL_OVERFLOW (docs/deploy.md sizes the server from them).
+# A worker uses a few at once (a dispatch tick, its heartbeat, the reconciler); a web process one
+# per request being answered, the rest waiting their turn.
+POOL_SIZE = 5
+POOL_OVERFLOW = 5
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -55,7 +61,9 @@ def _make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     if parsed.get_backend_name() != "postgresql":
         raise ConfigError("DATABASE_URL must be a sqlite:/// or postgresql:// URL")
-    return create_engine(parsed, pool_pre_ping=True, **kwargs)  # fmt: skip
+    kwargs.setdefault("pool_size", POOL_SIZE)
+    kwargs.setdefault("max_overflow", POOL_OVERFLOW)
+    return create_engine(parsed, pool_pre_ping=True, **kwargs)
 
 
 def _sqlite_immediate(engine: Engine, *, in_memory: bool) -> None:
@@ -120,11 +128,35 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str) -> None:
-    """Apply every migration to the database at `url`."""
+def upgrade(url: str) -> tuple[str | None, str | None]:
+    """Apply every migration to the database at `url`; the revisions it was at before and after."""
     from alembic import command
 
+    before = _revision_at(url)
     command.upgrade(alembic_config(url), "head")
+    return before, _revision_at(url)
+
+
+def downgrade(url: str, revision: str) -> tuple[str | None, str | None]:
+    """Take the schema of the database at `url` back to `revision` (to run an older version);
+    the revisions it was at before and after."""
+    from alembic import command
+    from alembic.util import CommandError
+
+    before = _revision_at(url)
+    try:
+        command.downgrade(alembic_config(url), revision)
+    except CommandError as exc:
+        raise ConfigError(f"cannot take the schema back to {revision!r}: {exc}") from None
+    return before, _revision_at(url)
+
+
+def _revision_at(url: str) -> str | None:
+    engine = make_engine(url)
+    try:
+        return schema_revision(engine)
+    finally:
+        engine.dispose()
 
 
 def schema_revision(engine: Engine) -> str | None:
@@ -138,6 +170,12 @@ def schema_revision(engine: Engine) -> str | None:
 def check_schema(engine: Engine) -> None:
     """Refuse to run against a database whose schema is not at this code's revision."""
     current = schema_revision(engine)
+    # Revisions are numbered in order (0001, 0002 ...), so a larger one is a newer schema.
+    if current is not None and current > SCHEMA_REVISION:
+        raise SchemaOutOfDate(
+            f"the database schema ({current}) is newer than this version ({SCHEMA_REVISION}): install "
+            f"the newer version again, or with it run `reminders db downgrade {SCHEMA_REVISION}` first"
+        )
     if current != SCHEMA_REVISION:
         found = current or "no schema"
         raise SchemaOutOfDate(

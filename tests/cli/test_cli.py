@@ -23,6 +23,7 @@ import pytest
 from click.testing import CliRunner
 
 from scheduler.cli import cli
+from scheduler.store.db import SCHEMA_REVISION
 from tests.cli.harness import (
     Reminders,
     Result,
@@ -622,6 +623,26 @@ def test_a_database_without_schema_asks_for_db_upgrade_and_works_after_it(tmp_pa
 
     upgraded = reminders("db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
+    assert upgraded.stdout == f"database upgraded from revision none (empty) to {SCHEMA_REVISION}\n"
+    assert reminders.json("patients") == []
+    assert reminders("db", "upgrade").stdout == f"database is up to date (revision {SCHEMA_REVISION})\n"
+
+
+def test_db_downgrade_takes_the_schema_back_for_an_older_version_and_upgrade_brings_it_forward(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    reminders = Reminders(tmp_path, clean_environment(DATABASE_URL=url))
+    assert reminders("db", "upgrade").returncode == 0
+    older = f"{int(SCHEMA_REVISION) - 1:04d}"
+
+    downgraded = reminders("db", "downgrade", older)
+    assert downgraded.stdout == f"database taken back from revision {SCHEMA_REVISION} to {older}\n"
+    assert "reminders db upgrade" in reminders("patients").assert_rejected(code=1)
+    reminders("db", "downgrade", "9999").assert_rejected()
+    assert (
+        reminders("db", "upgrade").stdout == f"database upgraded from revision {older} to {SCHEMA_REVISION}\n"
+    )
     assert reminders.json("patients") == []
 
 

@@ -403,6 +403,18 @@ def test_the_schema_revision_the_code_expects_is_the_newest_migration() -> None:
     assert ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads() == [SCHEMA_REVISION]
 
 
+def test_a_schema_newer_than_the_code_is_refused_saying_how_to_roll_back(app: App) -> None:
+    from sqlalchemy import text
+
+    from scheduler.errors import SchemaOutOfDate
+    from scheduler.store.db import SCHEMA_REVISION, check_schema
+
+    with app.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(SchemaOutOfDate, match=f"newer than this version.*db downgrade {SCHEMA_REVISION}"):
+        check_schema(app.engine)
+
+
 def test_the_daily_job_books_a_touch_up_only_where_none_is_upcoming(
     clinic: Clinic, app: App, clock: FrozenClock
 ) -> None:
