@@ -1,11 +1,12 @@
-"""What the wheel carries: every package folder, and the migrations inside the package."""
+"""What the wheel carries (every package folder, the migrations inside the package), and what the
+deploy guide says of it."""
 
 from __future__ import annotations
 
 import tomllib
 from pathlib import Path
 
-from scheduler.store.db import MIGRATIONS
+from scheduler.store.db import MIGRATIONS, POOL_OVERFLOW, POOL_SIZE
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,3 +31,10 @@ def test_migrations_are_found_from_the_code_not_the_working_directory() -> None:
     assert MIGRATIONS == ROOT / "migrations"
     assert (MIGRATIONS / "env.py").is_file()
     assert (MIGRATIONS / "script.py.mako").is_file()
+
+
+def test_the_deploy_guide_sizes_connections_from_the_real_pool() -> None:
+    guide = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    assert f"pool of up to {POOL_SIZE} connections and opens up to {POOL_OVERFLOW} more" in guide
+    assert f"at most {POOL_SIZE + POOL_OVERFLOW}" in guide
+    assert f"for {POOL_SIZE + POOL_OVERFLOW} × (web processes + workers" in guide
