@@ -58,7 +58,8 @@ def claim_plan(url: str) -> str:
         now = now.strftime("%Y-%m-%d %H:%M:%S.%f")
     query = (
         "SELECT id FROM reminders WHERE status IN ('pending', 'sending') AND due_at <= :now "
-        "AND (status = 'pending' OR lease_until < :now) ORDER BY due_at, id LIMIT 20"
+        "AND (status = 'pending' OR lease_until < :now OR claimed_by IN "
+        "(SELECT id FROM workers WHERE alive_at < :now)) ORDER BY due_at, id LIMIT 20"
     )
     engine = make_engine(url)
     try:

@@ -48,7 +48,14 @@ class App:
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Settings from `env`, or from the process environment after reading `.env`."""
     if env is None:
-        load_dotenv(env_file())
+        path = env_file()
+        try:
+            load_dotenv(path)
+        except PermissionError:
+            raise ConfigError(
+                f"cannot read {path}: run the command as the service user (the owner of the file), "
+                "from the service's folder"
+            ) from None
         env = os.environ
     return Settings.from_env(env)
 

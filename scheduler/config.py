@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import time
+from datetime import time, timedelta
 from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -57,6 +57,14 @@ class Settings:
     daily_text_limit: int = 1
     dispatch_interval_seconds: float = 15.0
     send_rate_per_second: float = 10.0
+    # Worker liveness and claims (see README, "How texts are sent"): each worker records that it is
+    # alive every `heartbeat_interval_seconds`; one silent for `worker_stale_seconds` is gone, and
+    # its claims are taken over at once. The lease is the backstop for a claim whose worker is
+    # still alive but stuck. A send whose outcome is unknown is looked up after `reconcile_after`.
+    heartbeat_interval_seconds: float = 5.0
+    worker_stale_seconds: float = 30.0
+    claim_lease_seconds: float = 300.0
+    reconcile_after_seconds: float = 120.0
     secret_key: str | None = field(default=None, repr=False)
     protocols_file: Path | None = None
     clinic_emergency_number: str = "911"
@@ -113,6 +121,14 @@ class Settings:
             send_rate_per_second=_float(
                 get("SEND_RATE_PER_SECOND"), "SEND_RATE_PER_SECOND", 10.0, 0.01, 10_000
             ),
+            heartbeat_interval_seconds=_float(
+                get("HEARTBEAT_INTERVAL_SECONDS"), "HEARTBEAT_INTERVAL_SECONDS", 5.0, 0.5, 60
+            ),
+            worker_stale_seconds=_float(get("WORKER_STALE_SECONDS"), "WORKER_STALE_SECONDS", 30.0, 2, 3600),
+            claim_lease_seconds=_float(get("CLAIM_LEASE_SECONDS"), "CLAIM_LEASE_SECONDS", 300.0, 30, 3600),
+            reconcile_after_seconds=_float(
+                get("RECONCILE_AFTER_SECONDS"), "RECONCILE_AFTER_SECONDS", 120.0, 1, 3600
+            ),
             secret_key=get("SECRET_KEY"),
             protocols_file=_optional_file(get("PROTOCOLS_FILE"), "PROTOCOLS_FILE"),
             clinic_emergency_number=emergency,
@@ -140,6 +156,7 @@ class Settings:
             )
         if settings.staff_alert_webhook_url and not settings.staff_alert_webhook_secret:
             raise ConfigError("STAFF_ALERT_WEBHOOK_URL needs STAFF_ALERT_WEBHOOK_SECRET to sign its requests")
+        _check_liveness(settings)
         check_texts(settings)
         if backend == "twilio" and not settings.twilio_configured:
             raise ConfigError(
@@ -163,6 +180,30 @@ class Settings:
         https = (self.public_base_url or "").startswith("https://")
         return https and self.effective_sms_backend == "console"
 
+    @property
+    def heartbeat_interval(self) -> timedelta:
+        return timedelta(seconds=self.heartbeat_interval_seconds)
+
+    @property
+    def worker_stale_after(self) -> timedelta:
+        """How long a worker may stay silent before it counts as gone."""
+        return timedelta(seconds=self.worker_stale_seconds)
+
+    @property
+    def claim_lease(self) -> timedelta:
+        return timedelta(seconds=self.claim_lease_seconds)
+
+    @property
+    def reconcile_after(self) -> timedelta:
+        """How long a send whose outcome is unknown waits before it is looked up."""
+        return timedelta(seconds=self.reconcile_after_seconds)
+
+    @property
+    def tick_overdue_after(self) -> timedelta:
+        """How long without any worker's dispatch tick before monitoring says none is ticking: a
+        tick runs every DISPATCH_INTERVAL_SECONDS, or back to back under a backlog."""
+        return max(self.worker_stale_after, timedelta(seconds=4 * self.dispatch_interval_seconds))
+
     @cached_property
     def voice(self) -> Voice:
         """What every text says of the clinic."""
@@ -184,6 +225,21 @@ class Settings:
         if self.sms_backend == "auto":
             return "twilio" if self.twilio_configured else "console"
         return self.sms_backend
+
+
+def _check_liveness(settings: Settings) -> None:
+    """A worker must be able to miss a heartbeat or two (a cut connection) without being taken for
+    gone, and a claim must outlive the wait before its worker counts as gone."""
+    if settings.worker_stale_seconds < 3 * settings.heartbeat_interval_seconds:
+        raise ConfigError(
+            "WORKER_STALE_SECONDS must be at least three times HEARTBEAT_INTERVAL_SECONDS "
+            f"({settings.worker_stale_seconds:g} < 3 x {settings.heartbeat_interval_seconds:g})"
+        )
+    if settings.claim_lease_seconds < settings.worker_stale_seconds:
+        raise ConfigError(
+            "CLAIM_LEASE_SECONDS must be at least WORKER_STALE_SECONDS "
+            f"({settings.claim_lease_seconds:g} < {settings.worker_stale_seconds:g})"
+        )
 
 
 def check_texts(settings: Settings) -> None:

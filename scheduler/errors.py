@@ -65,7 +65,22 @@ class NotFound(InvalidInput):
 
 
 class Conflict(InvalidInput):
-    """The request is well formed but clashes with the current state (a duplicate number, say)."""
+    """The request is well formed but clashes with the current state (a duplicate number, say).
+
+    `existing` is the id of the patient it clashes with, when there is one (an API answer points
+    at it).
+    """
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        field: str | None = None,
+        problems: Mapping[str, str] | None = None,
+        existing: int | None = None,
+    ) -> None:
+        super().__init__(message, field=field, problems=problems)
+        self.existing = existing
 
 
 class SignInRequired(ReminderError):

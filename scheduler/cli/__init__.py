@@ -36,9 +36,28 @@ def main(argv: list[str] | None = None) -> None:
         fail(str(exc), 1)
     except ReminderError as exc:
         fail(str(exc), 1)
+    except PermissionError as exc:
+        fail(
+            f"permission denied on {exc.filename or 'a file'}: run the command as the service user, "
+            "from the service's folder",
+            1,
+        )
     except Exception as exc:
         if os.environ.get("REMINDERS_DEBUG"):
             raise
+        if _database_unreachable(exc):
+            from scheduler.config import Settings
+            from scheduler.store.db import unreachable
+
+            # load_settings has put .env into the environment by now.
+            fail(unreachable(os.environ.get("DATABASE_URL", "").strip() or Settings.database_url), 1)
         # The message of an unexpected error may quote data; name only its type.
         fail(f"unexpected {type(exc).__name__}; run with REMINDERS_DEBUG=1 for the traceback", 1)
     sys.exit(0)
+
+
+def _database_unreachable(exc: Exception) -> bool:
+    """Whether `exc` is SQLAlchemy failing to reach or open the database (not a refused write)."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    return isinstance(exc, OperationalError | InterfaceError)

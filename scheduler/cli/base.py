@@ -72,9 +72,9 @@ def run(action: Callable[[Clinic], R], as_json: bool, show: Callable[[R], None])
 
 
 def configure_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    from scheduler.logs import configure
+
+    configure(logging.INFO)
     # APScheduler reports every run at INFO; ours say what matters.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -21,12 +21,32 @@ def db() -> None:
 
 @db.command("upgrade")
 def db_upgrade() -> None:
-    """Apply every database migration (safe to run again)."""
+    """Apply every database migration (safe to run again).
+
+    Prints the schema revision before and after: the first is the one to take the schema back to
+    with `db downgrade` should this version have to be rolled back.
+    """
     from scheduler.app import load_settings
     from scheduler.store.db import upgrade
 
-    upgrade(load_settings().database_url)
-    click.echo("database is up to date")
+    before, after = upgrade(load_settings().database_url)
+    if before == after:
+        click.echo(f"database is up to date (revision {after})")
+    else:
+        click.echo(f"database upgraded from revision {before or 'none (empty)'} to {after}")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Take the schema back to REVISION, to roll back to an older version (run it before
+    reinstalling that version: only the newer one knows how). REVISION is what `db upgrade`
+    printed before it upgraded; the older version names it too when it refuses the schema."""
+    from scheduler.app import load_settings
+    from scheduler.store.db import downgrade
+
+    before, after = downgrade(load_settings().database_url, revision)
+    click.echo(f"database taken back from revision {before} to {after}")
 
 
 @cli.command()
@@ -38,17 +58,20 @@ def dispatch(once: bool, as_json: bool) -> None:
     Prints what happened: claimed, sent, retry, failed, expired, skipped, deferred (outside the
     send window) and unknown (outcome to be reconciled).
     """
-    from scheduler.runner import make_dispatcher
+    from scheduler.runner import heartbeat, make_dispatcher
 
     configure_logging()
     with opened() as app:
         dispatcher = make_dispatcher(app)
-        try:
-            counts = dispatcher.reconcile()
-            counts.merge(dispatcher.drain())
-            dispatcher.deliver_events()
-        finally:
-            dispatcher.close()
+        # A worker for as long as it runs: were it killed, its claims would be taken over as soon
+        # as its heartbeat is missed.
+        with heartbeat(app, dispatcher):
+            try:
+                counts = dispatcher.reconcile()
+                counts.merge(dispatcher.drain())
+                dispatcher.deliver_events()
+            finally:
+                dispatcher.close()
     result = counts.as_dict()
     if as_json:
         click.echo(json.dumps(result))
@@ -83,11 +106,11 @@ def worker(with_demo: bool) -> None:
 def status_(as_json: bool) -> None:
     """How sending is doing: oldest due text, stuck claims, unknown/failed/expired, workers."""
     from scheduler.serialize import dumps
-    from scheduler.services.metrics import status
+    from scheduler.services.metrics import Limits, status
     from scheduler.store.uow import UnitOfWork
 
     with opened() as app, UnitOfWork(app.database) as uow:
-        result = status(uow.db, app.clock.now())
+        result = status(uow.db, app.clock.now(), Limits.of(app.settings))
     if as_json:
         click.echo(dumps(result))
         return
@@ -95,12 +118,22 @@ def status_(as_json: bool) -> None:
     click.echo(f"due now: {result.due_now}" + (f" (oldest {oldest:.0f} s overdue)" if oldest else ""))
     click.echo(f"planned for later: {result.pending_later}")
     click.echo(f"claims with an expired lease: {result.expired_leases}")
+    click.echo(f"claims held by workers that are gone: {result.claims_held_by_gone_workers}")
     click.echo("by status: " + ", ".join(f"{k} {v}" for k, v in result.by_status.items()))
     click.echo(f"sent per minute (last 5 min): {result.sent_per_minute:.1f}")
     for w in result.workers:
-        click.echo(f"worker {w.worker}: last tick {w.last_tick_age_seconds:.0f} s ago, {w.sent_total} sent")
+        tick = (
+            "no tick yet"
+            if w.last_tick_age_seconds is None
+            else f"last tick {w.last_tick_age_seconds:.0f} s ago"
+        )
+        click.echo(f"worker {w.worker}: alive {w.alive_age_seconds:.0f} s ago, {tick}, {w.sent_total} sent")
     if not result.workers:
-        click.echo("no worker has run yet")
+        click.echo("no worker is running")
+    elif not result.workers_ticking:
+        click.echo("no worker has finished a dispatch tick lately: texts are not being sent")
+    if result.workers_gone:
+        click.echo(f"workers gone (silent past WORKER_STALE_SECONDS): {result.workers_gone}")
 
 
 @cli.command()
@@ -142,7 +175,11 @@ def serve(host: str, port: int, with_demo: bool, no_worker: bool) -> None:
                 f"first sign-in): {first[1]}"
             )
         web = create_app(app, run_worker=not no_worker)
-        config = uvicorn.Config(web, host=host, port=port, log_level="info", access_log=False)
+        # log_config=None: uvicorn's lines go through the service's own log handler, which keeps
+        # patient data out of tracebacks, rather than through handlers of uvicorn's own.
+        config = uvicorn.Config(
+            web, host=host, port=port, log_level="info", access_log=False, log_config=None
+        )
         server = uvicorn.Server(config)
         click.echo(
             f"serving on http://{host}:{port}/ ({app.settings.effective_sms_backend} SMS backend"

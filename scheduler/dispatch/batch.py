@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -231,6 +232,7 @@ class BatchPipeline:
         if ctx.holding_back(ctx.clock.now()):
             return SendResult(prepared, stopping=True)
         ctx.limiter.wait()
+        started = time.monotonic()
         try:
             return SendResult(prepared, receipt=ctx.sender.send(prepared.sms))
         except SmsSendError as exc:
@@ -238,6 +240,9 @@ class BatchPipeline:
         except Exception as exc:  # a bug in a sender: the outcome is not known
             log.error("sender raised %s for message %s", type(exc).__name__, prepared.message_id)
             return SendResult(prepared, error=SmsSendError(Failure.UNKNOWN))
+        finally:
+            # A refusal or a timeout takes the provider's time too: it counts.
+            ctx.latency.observe(time.monotonic() - started)
 
     # -- 3. record -----------------------------------------------------------------------------
 

@@ -159,7 +159,7 @@ class Composer:
             )
         ).all()
         ctx = self.ctx
-        claimed = claim_more(db, ctx.worker, later, now, now + ctx.options.lease)
+        claimed = claim_more(db, ctx.worker, later, now, now + ctx.settings.claim_lease)
         if not claimed:
             return []
         counts.add("claimed", len(claimed))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 
@@ -22,14 +22,14 @@ from scheduler.sms import SmsSender
 
 @dataclass(frozen=True)
 class DispatchOptions:
-    # Texts claimed, gated and recorded together: fewer transactions per text. Even if every send
-    # in a batch timed out (10 s), batch / threads sends in a row stay inside the lease.
+    """What is not a setting: sizes and policies fixed by the code. The lease, the staleness limit
+    and the reconciler's wait are settings (`Settings.claim_lease` and the rest)."""
+
+    # The most texts claimed, gated and recorded together (fewer transactions per text). A worker
+    # claims fewer when it measures that it could not send them within its tick (`SendLatency`).
     batch_size: int = 100
     threads: int = 4
-    lease: timedelta = timedelta(minutes=5)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    # How long a send whose outcome is unknown waits before the reconciler looks it up.
-    reconcile_after: timedelta = timedelta(minutes=2)
     # After an authentication or account error, how long sending stays halted.
     config_pause: timedelta = timedelta(minutes=10)
 
@@ -81,6 +81,26 @@ class RateLimiter:
             time.sleep(slot - now)
 
 
+class SendLatency:
+    """How long one send takes, as a moving average over the latest sends: the provider's time to
+    answer, not the rate limiter's wait. None until the first send."""
+
+    WEIGHT = 0.2  # of the newest send: a slower provider is seen within a few sends
+
+    def __init__(self) -> None:
+        self._seconds: float | None = None
+        self._lock = threading.Lock()
+
+    def observe(self, seconds: float) -> None:
+        with self._lock:
+            previous = self._seconds
+            self._seconds = seconds if previous is None else previous + self.WEIGHT * (seconds - previous)
+
+    @property
+    def seconds(self) -> float | None:
+        return self._seconds
+
+
 class SendContext:
     def __init__(
         self,
@@ -102,8 +122,12 @@ class SendContext:
         self.options = options
         self.rng = rng
         self.limiter = RateLimiter(settings.send_rate_per_second)
+        self.latency = SendLatency()
         self.stopping = threading.Event()
         self.halted_until: datetime | None = None
+        # Set by the runner (`Heartbeat.fresh`): a worker whose own heartbeat has not been recorded
+        # for a while holds back its sends, since another may by then take its claims over.
+        self.fresh: Callable[[], bool] | None = None
 
     def halted(self, now: datetime) -> bool:
         """Whether sending is halted after an account error (see `DispatchOptions.config_pause`)."""
@@ -113,5 +137,10 @@ class SendContext:
         self.halted_until = now + self.options.config_pause
 
     def holding_back(self, now: datetime) -> bool:
-        """True when no new send may start: the worker is stopping, or sending is halted."""
-        return self.stopping.is_set() or self.halted(now)
+        """True when no new send may start: the worker is stopping, sending is halted, or this
+        worker's heartbeat has gone unrecorded for too long."""
+        return self.stopping.is_set() or self.halted(now) or (self.fresh is not None and not self.fresh())
+
+    def silent_since(self, now: datetime) -> datetime:
+        """Workers not heard from since this instant are gone; their claims may be taken over."""
+        return now - self.settings.worker_stale_after

@@ -54,30 +54,64 @@ class Dispatcher:
 
     def drain(self, budget_seconds: float | None = None) -> Counts:
         """Send everything due, batch after batch, until nothing is due, the budget is spent or
-        `stop()` is called."""
+        `stop()` is called.
+
+        With a budget (a worker's tick), each batch is only as large as this worker can send in
+        the time left, so that the rest of a backlog stays claimable by other workers; `backlog`
+        then says that more may be due. Without one, batches are as large as can go out well
+        within the lease.
+        """
         counts = Counts()
         started = time.monotonic()
+        window = budget_seconds if budget_seconds is not None else self.ctx.settings.claim_lease_seconds / 2
         with self._draining:
-            while not self.ctx.stopping.is_set():
-                if budget_seconds is not None and time.monotonic() - started > budget_seconds:
+            first = True
+            while not self.ctx.holding_back(self.ctx.clock.now()):
+                left = window if budget_seconds is None else window - (time.monotonic() - started)
+                size = self.batch_size(left, first=first)
+                if size == 0:
                     counts.backlog = True
                     break
-                now = self.ctx.clock.now()
-                if self.ctx.halted(now):
-                    break
-                batch = self.claim()
+                batch = self.claim(size)
                 if not batch:
                     break
+                first = False
                 counts.add("claimed", len(batch))
                 self._batches.run(batch, counts)
         return counts
 
-    def claim(self) -> list[int]:
+    def batch_size(self, seconds: float, *, first: bool = True) -> int:
+        """How many texts to claim to have them sent within `seconds`; 0 when not one more round
+        of sends fits (the first batch of a drain always gets one).
+
+        The sends go out on `threads` threads at the latency measured so far, and no faster than
+        the rate limit. Before any send has been measured, one round: a slow provider is found
+        out before a whole batch is claimed behind it.
+        """
+        ctx = self.ctx
+        cap, threads = ctx.options.batch_size, ctx.options.threads
+        latency = ctx.latency.seconds
+        if latency is None:
+            return min(cap, threads)
+        rounds = int(seconds / latency) if latency > 0 else cap
+        size = min(cap, threads * rounds, int(ctx.settings.send_rate_per_second * seconds))
+        if size > 0:
+            return size
+        return min(cap, threads) if first else 0
+
+    def claim(self, limit: int | None = None) -> list[int]:
         """Claim the next batch of due texts for this worker (committed); their reminder ids."""
         ctx = self.ctx
         now = ctx.clock.now()
         with UnitOfWork(ctx.database) as uow:
-            claimed = claim_due(uow.db, ctx.worker, now, now + ctx.options.lease, ctx.options.batch_size)
+            claimed = claim_due(
+                uow.db,
+                ctx.worker,
+                now,
+                now + ctx.settings.claim_lease,
+                limit or ctx.options.batch_size,
+                ctx.silent_since(now),
+            )
             uow.commit()
         return claimed
 

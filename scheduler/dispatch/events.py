@@ -52,7 +52,9 @@ class EventDelivery:
         ctx = self.ctx
         now = ctx.clock.now()
         with UnitOfWork(ctx.database) as uow:
-            ids = claim_events(uow.db, ctx.worker, now, now + ctx.options.lease, limit)
+            ids = claim_events(
+                uow.db, ctx.worker, now, now + ctx.settings.claim_lease, limit, ctx.silent_since(now)
+            )
             uow.commit()
             events = list(uow.db.scalars(select(Event).where(Event.id.in_(ids)).order_by(Event.id)))
         delivered = 0

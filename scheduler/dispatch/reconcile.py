@@ -95,6 +95,8 @@ def settle_interrupted(ctx: SendContext, reminder_ids: list[int], counts: Counts
     if sent:
         counts.add("sent", len(sent))
         log.info("message %s: interrupted send found at the provider; not sent again", oldest.id)
+    elif match is None:
+        log.info("message %s: interrupted send not found at the provider; its texts go again", oldest.id)
     return [i for i in reminder_ids if i not in sent]
 
 
@@ -102,12 +104,12 @@ def reconcile(ctx: SendContext, limit: int = 100) -> Counts:
     """Settle texts left `unknown` (a timeout, a 5xx) by looking them up at the provider.
 
     Found: the text was sent, so it is recorded as sent and never sent again. Not found once
-    `reconcile_after` has passed: back to pending if it can still be useful, else expired.
+    RECONCILE_AFTER_SECONDS have passed: back to pending if it can still be useful, else expired.
     """
     counts = Counts()
     now = ctx.clock.now()
     with UnitOfWork(ctx.database) as uow:
-        doubtful = unknown_sends(uow.db, now - ctx.options.reconcile_after, limit)
+        doubtful = unknown_sends(uow.db, now - ctx.settings.reconcile_after, limit)
     looked_up: dict[int, ProviderMessage | None] = {}  # one lookup per message, however many texts
     for send in doubtful:
         try:

@@ -201,7 +201,7 @@ class CourseChanges(Service):
             audit(db, now, self.actor, "change-phone", patient.id)
             return patient.id
 
-        return self.detail(self.transaction(work))
+        return self.detail(self.transaction(work, phone=number))
 
     def set_interval(self, patient_id: int, days: int) -> PatientDetail:
         """Change the touch-up interval; only the upcoming touch-up moves."""

@@ -7,7 +7,7 @@ import io
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session as DbSession
 
 from scheduler.domain import course
@@ -15,9 +15,9 @@ from scheduler.domain.enrolment import Enrolment, EnrolRequest, check_enrolment
 from scheduler.domain.oddities import time_warnings
 from scheduler.domain.states import AppointmentStatus, PatientStatus
 from scheduler.domain.timeutil import to_local, to_utc, zone
-from scheduler.errors import Conflict, InvalidInput
+from scheduler.errors import InvalidInput
 from scheduler.services.audit import entry
-from scheduler.services.base import Service
+from scheduler.services.base import Service, number_holder, number_taken
 from scheduler.services.results import PatientDetail, patient_detail
 from scheduler.store.models import Appointment, AuditEntry, Patient, Reminder
 from scheduler.store.uow import UnitOfWork
@@ -52,7 +52,7 @@ class Enrolling(Service):
         """Enrol a patient and plan their whole course."""
         now = self.clock.now()
         enrolment = self.check(request, now)
-        return self.transaction(lambda db: self._enrol(db, enrolment, now))
+        return self.transaction(lambda db: self._enrol(db, enrolment, now), phone=enrolment.phone)
 
     def preview(self, request: EnrolRequest) -> PatientDetail:
         """What `enrol` would plan: the real enrolment, in a transaction that is rolled back.
@@ -181,10 +181,6 @@ class Enrolling(Service):
 
 
 def check_number_free(db: DbSession, phone: str) -> None:
-    taken = db.scalar(
-        select(func.count())
-        .select_from(Patient)
-        .where(Patient.phone == phone, Patient.status != PatientStatus.DISCHARGED)
-    )
-    if taken:
-        raise Conflict("a patient in care already has this phone number", field="phone")
+    holder = number_holder(db, phone)
+    if holder is not None:
+        raise number_taken(holder)

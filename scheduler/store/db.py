@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 
@@ -16,11 +17,25 @@ from scheduler.errors import ConfigError, SchemaOutOfDate
 if TYPE_CHECKING:
     from alembic.config import Config
 
-MIGRATIONS = Path(__file__).resolve().parent.parent.parent / "migrations"
+_PACKAGE = Path(__file__).resolve().parent.parent
+# An installed wheel carries the migrations inside the package (pyproject.toml maps the top-level
+# `migrations/` onto `scheduler._migrations`); a source tree, or an editable install, has them at
+# its top. Either way they are found from the code's own location, never the working directory.
+MIGRATIONS = (
+    _PACKAGE / "_migrations"
+    if (_PACKAGE / "_migrations" / "env.py").is_file()
+    else _PACKAGE.parent / "migrations"
+)
 # The Alembic head this code expects (a test keeps it equal to the newest file in migrations/).
 # Comparing against a constant keeps Alembic, and its start-up cost, out of every command.
-SCHEMA_REVISION = "0007"
+SCHEMA_REVISION = "0008"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Connections each process (web, worker or command) keeps to PostgreSQL, and how many more it may
+# open under load: at most POOL_SIZE + POOL_OVERFLOW (docs/deploy.md sizes the server from them).
+# A worker uses a few at once (a dispatch tick, its heartbeat, the reconciler); a web process one
+# per request being answered, the rest waiting their turn.
+POOL_SIZE = 5
+POOL_OVERFLOW = 5
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -51,7 +66,9 @@ def _make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     if parsed.get_backend_name() != "postgresql":
         raise ConfigError("DATABASE_URL must be a sqlite:/// or postgresql:// URL")
-    return create_engine(parsed, pool_pre_ping=True, **kwargs)  # fmt: skip
+    kwargs.setdefault("pool_size", POOL_SIZE)
+    kwargs.setdefault("max_overflow", POOL_OVERFLOW)
+    return create_engine(parsed, pool_pre_ping=True, **kwargs)
 
 
 def _private_file(path: Path) -> None:
@@ -84,6 +101,36 @@ def _sqlite_immediate(engine: Engine, *, in_memory: bool) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def violated(exc: DBAPIError) -> str:
+    """What a database refused a write for, naming no value: PostgreSQL's constraint name, or
+    SQLite's `UNIQUE constraint failed: table.column`. The driver's full message is never shown:
+    its DETAIL line quotes the values (a phone number)."""
+    diag = getattr(exc.orig, "diag", None)
+    name = getattr(diag, "constraint_name", None)
+    if name:
+        return str(name)
+    message = str(exc.orig)
+    return message if message.startswith(("UNIQUE constraint failed:", "FOREIGN KEY constraint")) else "?"
+
+
+def unreachable(url: str) -> str:
+    """What to tell an operator whose database at `url` cannot be reached or opened (no password)."""
+    try:
+        parsed = make_url(url)
+    except Exception:
+        return "the database at DATABASE_URL cannot be reached"
+    if parsed.get_backend_name() == "sqlite":
+        return (
+            f"cannot open the SQLite database {parsed.database!r}: check that its folder exists and "
+            "that this user may write to it (run the command as the service user, from the service's folder)"
+        )
+    where = f"{parsed.host or 'localhost'}:{parsed.port or 5432}"
+    return (
+        f"database unreachable at {where}: check DATABASE_URL, that the server is running and "
+        "reachable from here, and that it accepts this user and password"
+    )
+
+
 def database_for(engine: Engine) -> sessionmaker[DbSession]:
     """The factory of database sessions (units of work open them) for `engine`."""
     return sessionmaker(engine, expire_on_commit=False)
@@ -98,11 +145,35 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str) -> None:
-    """Apply every migration to the database at `url`."""
+def upgrade(url: str) -> tuple[str | None, str | None]:
+    """Apply every migration to the database at `url`; the revisions it was at before and after."""
     from alembic import command
 
+    before = _revision_at(url)
     command.upgrade(alembic_config(url), "head")
+    return before, _revision_at(url)
+
+
+def downgrade(url: str, revision: str) -> tuple[str | None, str | None]:
+    """Take the schema of the database at `url` back to `revision` (to run an older version);
+    the revisions it was at before and after."""
+    from alembic import command
+    from alembic.util import CommandError
+
+    before = _revision_at(url)
+    try:
+        command.downgrade(alembic_config(url), revision)
+    except CommandError as exc:
+        raise ConfigError(f"cannot take the schema back to {revision!r}: {exc}") from None
+    return before, _revision_at(url)
+
+
+def _revision_at(url: str) -> str | None:
+    engine = make_engine(url)
+    try:
+        return schema_revision(engine)
+    finally:
+        engine.dispose()
 
 
 def schema_revision(engine: Engine) -> str | None:
@@ -116,6 +187,12 @@ def schema_revision(engine: Engine) -> str | None:
 def check_schema(engine: Engine) -> None:
     """Refuse to run against a database whose schema is not at this code's revision."""
     current = schema_revision(engine)
+    # Revisions are numbered in order (0001, 0002 ...), so a larger one is a newer schema.
+    if current is not None and current > SCHEMA_REVISION:
+        raise SchemaOutOfDate(
+            f"the database schema ({current}) is newer than this version ({SCHEMA_REVISION}): install "
+            f"the newer version again, or with it run `reminders db downgrade {SCHEMA_REVISION}` first"
+        )
     if current != SCHEMA_REVISION:
         found = current or "no schema"
         raise SchemaOutOfDate(

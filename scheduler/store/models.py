@@ -242,13 +242,16 @@ class Reply(Base):
 
 
 class Worker(Base):
-    """A worker process's heartbeat: when it last ran a dispatch tick."""
+    """A worker process: alive while its heartbeat (`alive_at`, written by a thread of its own) is
+    recent, and when it last finished a dispatch tick. Two facts: a worker busy behind a slow
+    provider is alive without having ticked for a while."""
 
     __tablename__ = "workers"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    last_tick_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    alive_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_tick_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # None until its first tick
     sent_total: Mapped[int] = mapped_column(Integer, default=0)
 
 

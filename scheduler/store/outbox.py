@@ -4,8 +4,10 @@ The whole concurrency story of sending is here:
 
 - `claim_due`: one statement moves due texts to `sending` under this worker's lease, oldest first.
   PostgreSQL skips rows another worker has locked (FOR UPDATE SKIP LOCKED); SQLite runs the same
-  statement inside BEGIN IMMEDIATE, which admits one writer at a time. A claim whose lease ran out
-  is claimable again: that is how a dead worker's texts are recovered.
+  statement inside BEGIN IMMEDIATE, which admits one writer at a time.
+- `abandoned`: a claim nobody holds any more is claimable again, that is how a dead worker's
+  texts are recovered: at once when its worker is gone (its heartbeat stopped: `gone_workers`),
+  and in any case when its lease has run out (a worker alive but stuck).
 - `held` and `held_batch`: the rows this worker still holds, locked; a result is recorded only
   on those (record-where-held). Another worker may have taken a claim whose lease ran out.
 - `interrupted_attempts`: attempts a worker started but never finished (it died mid-send). Their
@@ -14,6 +16,9 @@ The whole concurrency story of sending is here:
 - `claim_more`: texts due later the same day, taken early to share a message due now.
 - `release`: how a claim ends.
 - `claim_events`: the same claim for events to POST or alerts to text (`events` table).
+
+Whoever takes over an abandoned claim meets the attempt its worker left `submitting`, if any, and
+looks it up at the provider before sending again (`interrupted_attempts`).
 """
 
 from __future__ import annotations
@@ -22,11 +27,11 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, literal_column, or_, select, update
+from sqlalchemy import ColumnElement, Select, literal_column, or_, select, update
 from sqlalchemy.orm import Session as DbSession
 
 from scheduler.domain.states import MessageStatus, ReminderStatus
-from scheduler.store.models import Event, Message, Patient, Reminder
+from scheduler.store.models import Event, Message, Patient, Reminder, Worker
 
 # The partial index ix_reminders_due covers exactly these rows. SQLite's planner (and a generic plan
 # in PostgreSQL) only uses it when the query repeats its predicate with literals, not parameters.
@@ -39,19 +44,38 @@ SENDING: ColumnElement[bool] = Reminder.status == literal_column("'sending'")
 UNKNOWN: ColumnElement[bool] = Reminder.status == literal_column("'unknown'")
 
 
-def claim_due(db: DbSession, worker: str, now: datetime, lease_until: datetime, limit: int) -> list[int]:
-    """Claim up to `limit` due texts (oldest first), including ones whose lease ran out.
+def gone_workers(silent_since: datetime) -> Select[str]:
+    """The workers whose heartbeat stopped before `silent_since`: dead, or cut off for so long that
+    they hold back their own sends (see `dispatch.liveness`)."""
+    return select(Worker.id).where(Worker.alive_at < silent_since)
+
+
+def abandoned(
+    now: datetime, silent_since: datetime, table: type[Reminder] | type[Event] = Reminder
+) -> ColumnElement[bool]:
+    """A `sending` claim nobody holds any more: its worker is gone, or its lease ran out.
+
+    A worker that never recorded a heartbeat (a test's dispatcher, say) has no row, so only its
+    lease ends its claims."""
+    return or_(table.lease_until < now, table.claimed_by.in_(gone_workers(silent_since)))
+
+
+def claim_due(
+    db: DbSession, worker: str, now: datetime, lease_until: datetime, limit: int, silent_since: datetime
+) -> list[int]:
+    """Claim up to `limit` due texts (oldest first), including abandoned claims: ones whose worker
+    has been silent since before `silent_since`, or whose lease ran out.
 
     Returns their ids in the order they should go out.
     """
     due = (
         select(Reminder.id)
-        .where(CLAIMABLE, Reminder.due_at <= now, or_(PENDING, Reminder.lease_until < now))
+        .where(CLAIMABLE, Reminder.due_at <= now, or_(PENDING, abandoned(now, silent_since)))
         .order_by(Reminder.due_at, Reminder.id)
         .limit(limit)
     )
     if db.get_bind().dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
+        due = due.with_for_update(of=Reminder, skip_locked=True)
     claimed = db.execute(
         update(Reminder)
         .where(Reminder.id.in_(due.scalar_subquery()))
@@ -200,20 +224,22 @@ def release(
         reminder.attempts = max(0, reminder.attempts - 1)
 
 
-def claim_events(db: DbSession, worker: str, now: datetime, lease_until: datetime, limit: int) -> list[int]:
-    """Claim up to `limit` due events (oldest first), including ones whose lease ran out."""
+def claim_events(
+    db: DbSession, worker: str, now: datetime, lease_until: datetime, limit: int, silent_since: datetime
+) -> list[int]:
+    """Claim up to `limit` due events (oldest first), including abandoned claims."""
     due = (
         select(Event.id)
         .where(
             Event.status.in_([literal_column("'pending'"), literal_column("'sending'")]),
             Event.due_at <= now,
-            or_(Event.status == literal_column("'pending'"), Event.lease_until < now),
+            or_(Event.status == literal_column("'pending'"), abandoned(now, silent_since, Event)),
         )
         .order_by(Event.due_at, Event.id)
         .limit(limit)
     )
     if db.get_bind().dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
+        due = due.with_for_update(of=Event, skip_locked=True)
     claimed = db.execute(
         update(Event)
         .where(Event.id.in_(due.scalar_subquery()))

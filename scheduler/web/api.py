@@ -9,21 +9,22 @@ so a client can point at what was wrong; nothing is written when a request fails
 - 401: no token, or not a live one (`{"detail": "..."}`, with `WWW-Authenticate: Bearer`).
 - 404: the patient or session in the path does not exist (`loc` names the path parameter).
 - 409: the request is well formed but clashes with what is stored: a phone number that a patient
-  in care already has (`loc` `["body", "phone"]`), or a patient or session whose state does not
-  allow the change, e.g. cancelling a cancelled session (`loc` names the path parameter).
+  in care already has (`loc` `["body", "phone"]`; the message names that patient and `Location`
+  points at them, also when two identical enrolments race), or a patient or session whose state
+  does not allow the change, e.g. cancelling a cancelled session (`loc` names the path parameter).
+- 413: the body is larger than the API accepts (`scheduler.web.guard`).
 - 422: a field is wrong (`loc` `["body", field]` or `["query", parameter]`): missing, of the wrong
   type, unknown, or refused by the clinic's rules (a bad phone number, an unknown time zone or
-  protocol, a time in the past, an interval outside the protocol's limits).
+  protocol, a time in the past, an interval outside the protocol's limits). The answer names the
+  field and what is wrong with it, never the value that was sent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Mapping
-from typing import Annotated, Any, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, Security
-from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from scheduler.errors import Conflict, InvalidInput, NotFound
@@ -87,7 +88,12 @@ def clinic_for(request: Request, client: str) -> Clinic:
 
 
 def _error(status: int, loc: Loc, exc: InvalidInput, kind: str) -> HTTPException:
-    return HTTPException(status_code=status, detail=[{"loc": list(loc), "msg": str(exc), "type": kind}])
+    existing = exc.existing if isinstance(exc, Conflict) else None
+    # A clash with a patient points at them, so that a client retrying an enrolment can carry on.
+    headers = None if existing is None else {"Location": f"{PREFIX}/patients/{existing}"}
+    return HTTPException(
+        status_code=status, detail=[{"loc": list(loc), "msg": str(exc), "type": kind}], headers=headers
+    )
 
 
 def call(operation: Callable[[], T], *, target: Loc, fields: Mapping[str, Loc] | None = None) -> T:
@@ -111,40 +117,9 @@ def call(operation: Callable[[], T], *, target: Loc, fields: Mapping[str, Loc] |
         raise HTTPException(status_code=422, detail=detail) from None
 
 
-def _printable(value: Any) -> Any:
-    """`value` with unpaired surrogates escaped (`\\ud800`), so that it can be encoded as UTF-8."""
-    if isinstance(value, str):
-        return value.encode("utf-8", "backslashreplace").decode("utf-8")
-    if isinstance(value, dict):
-        return {_printable(k): _printable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(_printable(v) for v in value)
-    return value
-
-
-class ApiRoute(APIRoute):
-    """A route whose 422 answers can always be written out.
-
-    JSON may carry an unpaired surrogate (`"\\ud800"`); the models refuse it, and FastAPI echoes the
-    offending input in its 422 answer, which then cannot be encoded. Escape it first.
-    """
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def guarded(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except RequestValidationError as exc:
-                raise RequestValidationError(_printable(exc.errors()), body=_printable(exc.body)) from None
-
-        return guarded
-
-
 def api_router() -> APIRouter:
     router = APIRouter(
         prefix=PREFIX,
-        route_class=ApiRoute,
         # On the router, so that no route can be added without the token check.
         dependencies=[Depends(authenticated)],
         responses={401: {"model": ErrorMessage, "description": "No token, or not a live one."}},
@@ -181,7 +156,8 @@ def api_router() -> APIRouter:
         responses={
             409: {
                 "model": ErrorList,
-                "description": 'A patient in care already has this phone number (`loc` `["body", "phone"]`).',
+                "description": 'A patient in care already has this phone number (`loc` `["body", "phone"]`); '
+                "the message names them and `Location` points at them.",
             },
             422: _INVALID,
         },

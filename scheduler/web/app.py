@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -9,6 +10,7 @@ from urllib.parse import quote
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
@@ -17,21 +19,24 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from scheduler import __version__
 from scheduler.app import App
 from scheduler.errors import SignInRequired
-from scheduler.runner import add_jobs, make_dispatcher
+from scheduler.runner import SCHEDULER_LOG, add_jobs, heartbeat, make_dispatcher
 from scheduler.services.accounts import Accounts
 from scheduler.services.api_tokens import ApiTokens
 from scheduler.services.delivery import DeliveryReports
+from scheduler.services.metrics import Limits, liveness
 from scheduler.services.replies import Replies
 from scheduler.services.staff_sessions import StaffSessions
-from scheduler.store.heartbeat import last_tick
 from scheduler.store.uow import UnitOfWork
 from scheduler.web.admin import admin_router
 from scheduler.web.api import api_router
+from scheduler.web.guard import Guard, validation_failed
 from scheduler.web.metrics import metrics_router
 from scheduler.web.pages import HERE
 from scheduler.web.protection import RequestLimits, SecurityHeaders
 from scheduler.web.security import PasswordChangeRequired, SessionMiddleware, session_middleware_options
 from scheduler.web.twilio_hooks import twilio_router
+
+log = logging.getLogger("scheduler.web")
 
 
 def create_app(app: App, *, run_worker: bool = False) -> FastAPI:
@@ -43,15 +48,16 @@ def create_app(app: App, *, run_worker: bool = False) -> FastAPI:
             yield
             return
         dispatcher = make_dispatcher(app)
-        scheduler = BackgroundScheduler(timezone="UTC")
+        scheduler = BackgroundScheduler(timezone="UTC", logger=SCHEDULER_LOG)
         add_jobs(scheduler, app, dispatcher)
-        scheduler.start()
-        try:
-            yield
-        finally:
-            dispatcher.stop()
-            scheduler.shutdown(wait=True)
-            dispatcher.close()
+        with heartbeat(app, dispatcher):
+            scheduler.start()
+            try:
+                yield
+            finally:
+                dispatcher.stop()
+                scheduler.shutdown(wait=True)
+                dispatcher.close()
 
     web = FastAPI(
         title="Treatment reminders",
@@ -76,7 +82,10 @@ def create_app(app: App, *, run_worker: bool = False) -> FastAPI:
     web.add_middleware(RequestLimits)
     if app.settings.allowed_hosts:
         web.add_middleware(TrustedHostMiddleware, allowed_hosts=list(app.settings.allowed_hosts))
-    web.add_middleware(SecurityHeaders)  # outermost: on every answer, refusals included
+    # It sees every error before anything could log its text, and answers with a request id.
+    web.add_middleware(Guard)
+    web.add_middleware(SecurityHeaders)  # outermost: on every answer, refusals and errors included
+    web.add_exception_handler(RequestValidationError, validation_failed)
     web.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     web.include_router(
         twilio_router(
@@ -97,17 +106,52 @@ def create_app(app: App, *, run_worker: bool = False) -> FastAPI:
 
     @web.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:
-        now = app.clock.now()
-        try:
-            with UnitOfWork(app.database) as uow:
-                uow.db.execute(text("SELECT 1"))
-                tick = last_tick(uow.db)
-        except Exception:
-            return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
-        age = None if tick is None else round((now - tick).total_seconds(), 1)
-        answer: dict[str, object] = {"status": "ok", "database": "ok", "last_tick_age_seconds": age}
-        if app.settings.printing_in_production:
-            answer["warnings"] = ["SMS_BACKEND=console: texts are printed, not sent"]
-        return JSONResponse(answer)
+        """The whole service: the database answers and some worker is dispatching. 503 otherwise,
+        saying which."""
+        return _health(app, workers=True)
+
+    @web.get("/healthz/web", include_in_schema=False)
+    def healthz_web() -> JSONResponse:
+        """This web process and its database only: for a load balancer, which should keep
+        answering webhooks while the workers are down."""
+        return _health(app, workers=False)
 
     return web
+
+
+PRINTING = "SMS_BACKEND=console: texts are printed, not sent"
+
+
+def _health(app: App, *, workers: bool) -> JSONResponse:
+    settings = app.settings
+    try:
+        with UnitOfWork(app.database) as uow:
+            uow.db.execute(text("SELECT 1"))
+            alive = liveness(uow.db, app.clock.now(), Limits.of(settings)) if workers else None
+    except Exception as exc:
+        log.warning("health check: the database could not be read (%s)", type(exc).__name__)
+        return JSONResponse(
+            {"status": "error", "database": "unreachable", "problem": "the database does not answer"},
+            status_code=503,
+        )
+    warned = {"warnings": [PRINTING]} if settings.printing_in_production else {}
+    if alive is None:
+        return JSONResponse({"status": "ok", "database": "ok", **warned})
+    body: dict[str, object] = {
+        "status": "ok",
+        "database": "ok",
+        "workers_alive": len(alive.workers),
+        "workers_ticking": alive.workers_ticking,
+        "last_tick_age_seconds": alive.last_tick_age_seconds,
+    }
+    body.update(warned)
+    if alive.workers_ticking:
+        return JSONResponse(body)
+    limit = settings.tick_overdue_after.total_seconds()
+    body["status"] = "error"
+    body["problem"] = (
+        f"no worker has finished a dispatch tick in the last {limit:g} s: texts are not being sent"
+        if alive.workers
+        else "no worker is running: texts are not being sent"
+    )
+    return JSONResponse(body, status_code=503)

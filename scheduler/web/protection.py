@@ -7,6 +7,7 @@ the body streams in, so an oversized upload is refused without being spooled to 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +24,8 @@ MULTIPART = "multipart/form-data"
 JSON = "application/json"
 # The CSV import page states this limit; its form adds a few fields around the file.
 CSV_IMPORT_BYTES = 2 * KIB * KIB
-API_BODY_BYTES = 256 * KIB
+# An enrolment is well under 1 KiB.
+API_BODY_BYTES = 64 * KIB
 
 # No script anywhere: pages are server-rendered HTML with one stylesheet of our own.
 CONTENT_SECURITY_POLICY = (
@@ -67,11 +69,15 @@ class RequestLimits:
         kind = headers.get(b"content-type", b"").split(b";")[0].strip().decode("latin-1").lower()
         declared = headers.get(b"content-length", b"")
         has_body = declared not in (b"", b"0") or b"transfer-encoding" in headers
+        api = scope["path"].startswith("/api/")
         if has_body and kind not in limit.types:
-            await _answer(send, 415, f"This path takes {' or '.join(limit.types)}.")
+            await _answer(send, 415, f"this path takes {' or '.join(limit.types)}", api=api)
             return
-        if declared.isdigit() and int(declared) > limit.max_bytes:
-            await _answer(send, 413, f"The request is larger than {limit.max_bytes // KIB} KiB.")
+        if not declared.isdigit() and declared:
+            await _answer(send, 400, "Content-Length is not a number", api=api)
+            return
+        if declared and int(declared) > limit.max_bytes:
+            await _answer(send, 413, f"the request body is larger than {limit.max_bytes // KIB} KiB", api=api)
             return
         seen = 0
         too_large = False
@@ -102,7 +108,7 @@ class RequestLimits:
             if not too_large:
                 raise
         if too_large and not started:
-            await _answer(send, 413, f"The request is larger than {limit.max_bytes // KIB} KiB.")
+            await _answer(send, 413, f"the request body is larger than {limit.max_bytes // KIB} KiB", api=api)
 
 
 class SecurityHeaders:
@@ -136,16 +142,15 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
-async def _answer(send: Send, status: int, text: str) -> None:
-    body = text.encode()
+async def _answer(send: Send, status: int, text: str, *, api: bool) -> None:
+    """A refusal: JSON (`{"detail": ...}`) on the API, plain text elsewhere."""
+    body = json.dumps({"detail": text}).encode() if api else f"{text[0].upper()}{text[1:]}.".encode()
+    kind = b"application/json" if api else b"text/plain; charset=utf-8"
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [
-                (b"content-type", b"text/plain; charset=utf-8"),
-                (b"content-length", str(len(body)).encode()),
-            ],
+            "headers": [(b"content-type", kind), (b"content-length", str(len(body)).encode())],
         }
     )
     await send({"type": "http.response.body", "body": body})

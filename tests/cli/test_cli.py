@@ -10,6 +10,7 @@ each process start costs most of a second.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ import pytest
 from click.testing import CliRunner
 
 from scheduler.cli import cli
+from scheduler.store.db import SCHEMA_REVISION
 from tests.cli.harness import (
     Reminders,
     Result,
@@ -621,14 +623,60 @@ def test_a_database_without_schema_asks_for_db_upgrade_and_works_after_it(tmp_pa
 
     upgraded = reminders("db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
+    assert upgraded.stdout == f"database upgraded from revision none (empty) to {SCHEMA_REVISION}\n"
+    assert reminders.json("patients") == []
+    assert reminders("db", "upgrade").stdout == f"database is up to date (revision {SCHEMA_REVISION})\n"
+
+
+def test_db_downgrade_takes_the_schema_back_for_an_older_version_and_upgrade_brings_it_forward(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    reminders = Reminders(tmp_path, clean_environment(DATABASE_URL=url))
+    assert reminders("db", "upgrade").returncode == 0
+    older = f"{int(SCHEMA_REVISION) - 1:04d}"
+
+    downgraded = reminders("db", "downgrade", older)
+    assert downgraded.stdout == f"database taken back from revision {SCHEMA_REVISION} to {older}\n"
+    assert "reminders db upgrade" in reminders("patients").assert_rejected(code=1)
+    reminders("db", "downgrade", "9999").assert_rejected()
+    assert (
+        reminders("db", "upgrade").stdout == f"database upgraded from revision {older} to {SCHEMA_REVISION}\n"
+    )
     assert reminders.json("patients") == []
 
 
-def test_a_database_that_cannot_be_opened_exits_1_with_one_error_line(tmp_path: Path) -> None:
+def test_a_database_that_cannot_be_opened_exits_1_saying_what_to_check(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'no-such-dir' / 'reminders.db'}"
     reminders = Reminders(tmp_path, clean_environment(DATABASE_URL=url))
 
-    reminders("patients").assert_rejected(code=1)
+    line = reminders("patients").assert_rejected(code=1)
+    assert "cannot open the SQLite database" in line
+    assert "run the command as the service user" in line
+
+
+@pytest.mark.parametrize("command", [("patients",), ("db", "upgrade"), ("status",)])
+def test_an_unreachable_database_server_exits_1_naming_its_host_and_port(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    url = "postgresql://reminders:secret@127.0.0.1:9/reminders"
+    reminders = Reminders(tmp_path, clean_environment(DATABASE_URL=url))
+
+    line = reminders(*command).assert_rejected(code=1)
+    assert line.startswith("error: database unreachable at 127.0.0.1:9: check DATABASE_URL")
+    assert "secret" not in line
+
+
+# Root reads any file; CI runs as root, and the interpreter may sit where no other user can run it.
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_a_dotenv_the_user_cannot_read_exits_saying_to_run_as_the_service_user(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("DATABASE_URL=sqlite:///reminders.db\n", encoding="utf-8")
+    (tmp_path / ".env").chmod(0)
+    reminders = Reminders(tmp_path, clean_environment())
+
+    line = reminders("patients").assert_rejected()
+    assert line.startswith("error: cannot read ")
+    assert "run the command as the service user" in line
 
 
 @pytest.mark.parametrize("variable", BAD_SETTINGS)

@@ -349,9 +349,11 @@ def test_a_drain_that_runs_out_of_time_says_more_is_due(
     enrol(app, "2026-03-09 10:00", phone="+12015550123")
     enrol(app, "2026-03-09 10:00", phone="+12015550124")
     dispatcher = make_dispatcher(batch_size=1)
-    assert dispatcher.drain(budget_seconds=0.0).backlog
+    # A tick sends one round at least, however little time it has.
+    out_of_time = dispatcher.drain(budget_seconds=0.0)
+    assert (out_of_time.sent, out_of_time.backlog) == (1, True)
     finished = dispatcher.drain()
-    assert (finished.sent, finished.backlog) == (2, False)
+    assert (finished.sent, finished.backlog) == (1, False)
 
 
 def test_a_21610_on_send_and_in_a_delivery_report_leave_the_same_patient_and_audit_entry(

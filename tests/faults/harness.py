@@ -26,10 +26,12 @@ from scheduler.store.models import Message, Patient, Reminder
 from tests.support.processes import REMINDERS, statuses
 
 FAULT_WORKER = Path(__file__).with_name("fault_worker.py")
-# `reminders worker` itself, or the same worker with test-sized lease and reconciler timings.
+# `reminders worker` itself, or the same worker with a test-sized retry policy.
 PRODUCT_WORKER = [str(REMINDERS), "worker"]
-TIMED_WORKER = [sys.executable, str(FAULT_WORKER)]
-ADOPTED = re.compile(r"reminder (\d+): interrupted send found at the provider")
+RETRYING_WORKER = [sys.executable, str(FAULT_WORKER)]
+# What a worker logs after it looked up an attempt a dead worker left in doubt.
+ADOPTED = re.compile(r"message (\d+): interrupted send found at the provider")
+NOT_FOUND = re.compile(r"message (\d+): interrupted send not found at the provider")
 # Run a test on one engine only (the `database_url` fixture of tests/conftest.py offers both).
 ON_POSTGRESQL = pytest.mark.parametrize(
     "database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
@@ -37,24 +39,9 @@ ON_POSTGRESQL = pytest.mark.parametrize(
 ON_SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
-def fault_timings(
-    *,
-    lease: float,
-    reconcile_after: float | None = None,
-    reconcile_every: int | None = None,
-    retry_base: float | None = None,
-    max_attempts: int | None = None,
-) -> dict[str, str]:
-    """Environment for `fault_worker.py` (see its docstring); what is not given keeps the
-    product's value."""
-    given = {
-        "FAULT_LEASE_SECONDS": lease,
-        "FAULT_RECONCILE_AFTER_SECONDS": reconcile_after,
-        "FAULT_RECONCILE_INTERVAL_SECONDS": reconcile_every,
-        "FAULT_RETRY_BASE_SECONDS": retry_base,
-        "FAULT_MAX_ATTEMPTS": max_attempts,
-    }
-    return {name: str(value) for name, value in given.items() if value is not None}
+def retry_policy(*, retry_base: float, max_attempts: int) -> dict[str, str]:
+    """Environment for `fault_worker.py` (see its docstring)."""
+    return {"FAULT_RETRY_BASE_SECONDS": str(retry_base), "FAULT_MAX_ATTEMPTS": str(max_attempts)}
 
 
 @dataclass
@@ -166,6 +153,7 @@ class SentRecord:
     attempts: dict[str, int]  # phone -> the reminder's attempts
     reminder_ids: dict[int, str]  # reminder id -> phone
     messages: dict[str, list[tuple[str, str | None, str | None]]]  # phone -> [(status, sid, worker)]
+    message_phones: dict[int, str]  # message id -> phone
 
 
 def sent_record(database_url: str) -> SentRecord:
@@ -178,17 +166,20 @@ def sent_record(database_url: str) -> SentRecord:
                 )
             ).all()
             rows = conn.execute(
-                select(Message.to, Message.status, Message.provider_sid, Message.worker).order_by(Message.id)
+                select(Message.id, Message.to, Message.status, Message.provider_sid, Message.worker).order_by(
+                    Message.id
+                )
             ).all()
     finally:
         engine.dispose()
     messages: dict[str, list[tuple[str, str | None, str | None]]] = {}
-    for to, status, sid, worker in rows:
+    for _id, to, status, sid, worker in rows:
         messages.setdefault(str(to), []).append((str(status), sid, worker))
     return SentRecord(
         attempts={str(phone): int(attempts) for _id, phone, attempts in reminders},
         reminder_ids={int(rid): str(phone) for rid, phone, _attempts in reminders},
         messages=messages,
+        message_phones={int(mid): str(to) for mid, to, _status, _sid, _worker in rows},
     )
 
 

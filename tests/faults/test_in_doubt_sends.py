@@ -1,8 +1,9 @@
 """Sends whose outcome is in doubt, played step by step in-process with the product's timings.
 
-A worker dies mid-send (five-minute lease): once (after Twilio created the message; the next
-worker finds it there), and twice (the worker that took the claim over dies too, before it has
-looked that send up; a third one settles it). And two reconcilers settle the same `unknown` text.
+A worker dies mid-send: once (after Twilio created the message; the next worker finds it there),
+and twice (the worker that took the claim over dies too, before it has looked that send up; a
+third one settles it). The claim is taken over when the dead worker's lease runs out, or as soon
+as its heartbeat is stale. And two reconcilers settle the same `unknown` text.
 
 A worker's death is played in-process by the senders of `tests.support.senders`.
 """
@@ -10,20 +11,29 @@ A worker's death is played in-process by the senders of `tests.support.senders`.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from scheduler.app import App, build
+from scheduler.config import Settings
 from scheduler.dispatch import Dispatcher, DispatchOptions
 from scheduler.domain.states import MessageStatus
 from scheduler.sms import SmsSender, TwilioSender
+from scheduler.store.heartbeat import beat
 from scheduler.store.models import Message, Reminder
 from tests.support import make_settings
 from tests.support.fake_twilio import FakeTwilio
 from tests.support.processes import seed_due_texts
-from tests.support.senders import DiesAfterSending, DiesWhileLookingUp, SlowLookup, WorkerDied
+from tests.support.senders import (
+    DiesAfterSending,
+    DiesBeforeSending,
+    DiesWhileLookingUp,
+    SlowLookup,
+    WorkerDied,
+)
 
 FROM_NUMBER = "+12015550100"
 
@@ -64,12 +74,13 @@ Attempt = tuple[str | None, str, str | None]  # (worker, status, provider sid) o
 
 
 class Cluster:
-    """Dispatchers sharing one app, one fake Twilio and one clock, with the product's options."""
+    """Dispatchers sharing one app, one fake Twilio and one clock, with the product's options and
+    the app's settings, or `settings`."""
 
     def __init__(
-        self, app: App, fake: FakeTwilio, clock: ShiftedClock, options: DispatchOptions | None = None
+        self, app: App, fake: FakeTwilio, clock: ShiftedClock, settings: Settings | None = None
     ) -> None:
-        self.app, self.clock, self.options = app, clock, options or DispatchOptions()
+        self.app, self.clock, self.settings = app, clock, settings or app.settings
         self.twilio = TwilioSender(
             fake.account_sid, fake.auth_token, from_number=FROM_NUMBER, api_base_url=fake.base_url
         )
@@ -78,7 +89,13 @@ class Cluster:
     def worker(self, name: str, sender: SmsSender | None = None) -> Dispatcher:
         app = self.app
         dispatcher = Dispatcher(
-            app.settings, app.protocols, app.database, sender or self.twilio, self.clock, name, self.options
+            self.settings,
+            app.protocols,
+            app.database,
+            sender or self.twilio,
+            self.clock,
+            name,
+            DispatchOptions(),
         )
         self.made.append(dispatcher)
         return dispatcher
@@ -95,18 +112,27 @@ class Cluster:
 
 
 def _run_after_deaths(
-    app: App, fake: FakeTwilio, clock: ShiftedClock, dying: list[type[DiesAfterSending | DiesWhileLookingUp]]
+    app: App,
+    fake: FakeTwilio,
+    clock: ShiftedClock,
+    dying: list[type[DiesBeforeSending | DiesAfterSending | DiesWhileLookingUp]],
+    *,
+    heartbeats: bool = False,
 ) -> tuple[str, int, list[Attempt], Reminder]:
-    """Workers die one after another as `dying` says (each taking the claim over once the lease
-    has run out), then one more settles the text. Returns the number, what the last one sent,
-    every attempt row and the reminder."""
+    """Workers die one after another as `dying` says, then one more settles the text. Each death is
+    noticed when the lease runs out or, with `heartbeats` (each worker recorded one before it
+    claimed), as soon as the dead worker's heartbeat is stale. Returns the number, what the last
+    one sent, every attempt row and the reminder."""
     (phone,) = seed_due_texts(app.settings.database_url, 1)
     cluster = Cluster(app, fake, clock)
+    wait = app.settings.worker_stale_after if heartbeats else app.settings.claim_lease
     try:
         for n, death in enumerate(dying):
+            if heartbeats:
+                beat(app.database, f"worker-{n}", clock.now(), clock.now())
             with pytest.raises(WorkerDied):
                 cluster.worker(f"worker-{n}", death(cluster.twilio)).drain()
-            clock.advance(cluster.options.lease + timedelta(seconds=1))
+            clock.advance(wait + timedelta(seconds=1))
         sent = cluster.worker("survivor").drain().sent
     finally:
         cluster.close()
@@ -124,6 +150,34 @@ def test_a_text_interrupted_once_after_twilio_created_it_is_found_and_not_sent_a
     assert fake.attempts_to(phone) == 1, attempts
     assert reminder.provider_sid == fake.messages[0]["sid"]
     assert attempts == [("worker-0", "queued", fake.messages[0]["sid"])]
+
+
+@pytest.mark.faults
+def test_a_text_whose_worker_died_is_taken_over_once_its_heartbeat_is_stale_and_not_sent_again(
+    app: App, fake: FakeTwilio, clock: ShiftedClock
+) -> None:
+    assert app.settings.worker_stale_after < app.settings.claim_lease
+    phone, sent, attempts, reminder = _run_after_deaths(app, fake, clock, [DiesAfterSending], heartbeats=True)
+    assert sent == 1
+    assert reminder.status == "sent"
+    assert fake.attempts_to(phone) == 1, attempts
+    assert attempts == [("worker-0", "queued", fake.messages[0]["sid"])]
+
+
+@pytest.mark.faults
+def test_a_text_whose_worker_died_before_twilio_had_it_is_sent_once_by_the_next_worker(
+    app: App, fake: FakeTwilio, clock: ShiftedClock
+) -> None:
+    phone, sent, attempts, reminder = _run_after_deaths(
+        app, fake, clock, [DiesBeforeSending], heartbeats=True
+    )
+    assert sent == 1
+    assert reminder.status == "sent"
+    assert fake.attempts_to(phone) == 1, attempts
+    assert [(worker, status) for worker, status, _sid in attempts] == [
+        ("worker-0", "not-sent"),
+        ("survivor", "queued"),
+    ]
 
 
 @pytest.mark.faults
@@ -152,7 +206,7 @@ def test_a_reconciler_working_from_a_stale_list_does_not_release_a_newer_unknown
     """
     (phone,) = seed_due_texts(app.settings.database_url, 1)
     # The reconciler's two-minute wait is dropped: the race does not depend on it.
-    cluster = Cluster(app, fake, clock, DispatchOptions(reconcile_after=timedelta(0)))
+    cluster = Cluster(app, fake, clock, replace(app.settings, reconcile_after_seconds=0.0))
     sender_worker, other_reconciler = cluster.worker("worker-a"), cluster.worker("worker-b")
 
     def meanwhile() -> None:

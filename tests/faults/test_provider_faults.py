@@ -1,9 +1,9 @@
 """A fake Twilio that answers one request in five with 429 or 500 (creating nothing).
 
 429s go back to pending with backoff; 500s become `unknown`, and the reconciler looks them up
-after `reconcile_after` and, not finding them, returns them to pending. The product's timings
-(30 s backoff, 2 min wait, reconciler every 60 s, failed after 5 attempts) are not settable from
-the environment, so the workers run through fault_worker.py with test-sized ones.
+after RECONCILE_AFTER_SECONDS (set to 2) and, not finding them, returns them to pending. The retry
+policy (30 s backoff, failed after 5 attempts) is not a setting, so the workers run through
+fault_worker.py with a test-sized one.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import pytest
 
 from tests.faults.harness import (
     ON_POSTGRESQL,
-    TIMED_WORKER,
+    RETRYING_WORKER,
     Workers,
-    fault_timings,
+    retry_policy,
     sent_record,
     texts_per_number,
     wait_until_all_sent,
@@ -42,11 +42,13 @@ def test_a_provider_failing_one_request_in_five_still_gets_every_text_exactly_on
 ) -> None:
     with FakeTwilio(fault_rate=FAULT_RATE, seed=7) as fake:
         phones = seed_due_texts(database_url, PATIENTS)
-        timings = fault_timings(
-            lease=30, reconcile_after=2, reconcile_every=2, retry_base=0.5, max_attempts=MAX_ATTEMPTS
-        )
-        env = {**environment(database_url, fake), **timings}
-        with Workers(TIMED_WORKER, env, tmp_path) as workers:
+        env = {
+            **environment(database_url, fake),
+            **retry_policy(retry_base=0.5, max_attempts=MAX_ATTEMPTS),
+            "CLAIM_LEASE_SECONDS": "30",
+            "RECONCILE_AFTER_SECONDS": "2",
+        }
+        with Workers(RETRYING_WORKER, env, tmp_path) as workers:
             workers.start(WORKERS)
             last = wait_until_all_sent(database_url, PATIENTS, SETTLE_TIMEOUT_SECONDS, workers)
             still_running = workers.running()

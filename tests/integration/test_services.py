@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -415,6 +416,25 @@ def test_the_schema_revision_the_code_expects_is_the_newest_migration() -> None:
     from scheduler.store.db import SCHEMA_REVISION, alembic_config
 
     assert ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads() == [SCHEMA_REVISION]
+
+
+def test_a_schema_newer_than_the_code_is_refused_saying_how_to_roll_back(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    from scheduler.errors import SchemaOutOfDate
+    from scheduler.store.db import SCHEMA_REVISION, check_schema, make_engine, upgrade
+
+    # A database of its own: the shared test databases must keep their revision.
+    url = f"sqlite:///{tmp_path / 'newer.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+        with pytest.raises(SchemaOutOfDate, match=f"newer than this version.*db downgrade {SCHEMA_REVISION}"):
+            check_schema(engine)
+    finally:
+        engine.dispose()
 
 
 def test_the_daily_job_books_a_touch_up_only_where_none_is_upcoming(

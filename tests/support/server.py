@@ -55,7 +55,8 @@ def serving(
         deadline = time.monotonic() + 30
         while True:
             try:
-                with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
+                # This web process answers (a worker, if any, may not have ticked yet).
+                with urllib.request.urlopen(f"{url}/healthz/web", timeout=2) as response:
                     if response.status == 200:
                         break
             except OSError:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import time
+from datetime import time, timedelta
 from pathlib import Path
 
 import pytest
@@ -88,11 +88,50 @@ def test_an_empty_closed_days_value_opens_every_day() -> None:
         ("SESSION_IDLE_MINUTES", "0"),
         ("SESSION_MAX_HOURS", "1000"),
         ("ALLOWED_HOSTS", "https://reminders.example.org/"),
+        ("HEARTBEAT_INTERVAL_SECONDS", "0"),
+        ("WORKER_STALE_SECONDS", "half a minute"),
+        ("CLAIM_LEASE_SECONDS", "5"),
+        ("RECONCILE_AFTER_SECONDS", "86400"),
     ],
 )
 def test_a_bad_value_is_refused_naming_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         Settings.from_env({name: value})
+
+
+def test_worker_liveness_settings_are_read_with_their_defaults() -> None:
+    defaults = Settings.from_env({})
+    assert (defaults.heartbeat_interval, defaults.worker_stale_after) == (
+        timedelta(seconds=5),
+        timedelta(seconds=30),
+    )
+    assert (defaults.claim_lease, defaults.reconcile_after) == (timedelta(minutes=5), timedelta(minutes=2))
+    changed = Settings.from_env(
+        {
+            "HEARTBEAT_INTERVAL_SECONDS": "1",
+            "WORKER_STALE_SECONDS": "4",
+            "CLAIM_LEASE_SECONDS": "60",
+            "RECONCILE_AFTER_SECONDS": "2",
+        }
+    )
+    assert changed.worker_stale_after == timedelta(seconds=4)
+    assert changed.claim_lease == timedelta(minutes=1)
+    assert changed.reconcile_after == timedelta(seconds=2)
+
+
+@pytest.mark.parametrize(
+    ("values", "named"),
+    [
+        ({"HEARTBEAT_INTERVAL_SECONDS": "20"}, "WORKER_STALE_SECONDS must be at least three times"),
+        ({"WORKER_STALE_SECONDS": "600"}, "CLAIM_LEASE_SECONDS must be at least WORKER_STALE_SECONDS"),
+    ],
+    ids=["stale-before-three-heartbeats", "lease-shorter-than-staleness"],
+)
+def test_liveness_settings_that_would_take_a_live_worker_for_gone_are_refused(
+    values: dict[str, str], named: str
+) -> None:
+    with pytest.raises(ConfigError, match=named):
+        Settings.from_env(values)
 
 
 def test_forcing_twilio_without_credentials_is_refused() -> None:

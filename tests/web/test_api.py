@@ -372,11 +372,13 @@ def test_a_lone_surrogate_in_a_name_is_422_naming_the_field(app: App, api: TestC
 def test_a_number_a_patient_in_care_has_is_409_naming_the_phone_and_writes_nothing(
     app: App, api: TestClient, phone: str
 ) -> None:
-    seeded(app)
+    holder = seeded(app)["patient"]["id"]
     before = state(app)
     response = api.post("/api/v1/patients", json={**ENROL, "name": "Someone Else", "phone": phone})
     assert response.status_code == 409
     assert errors(response) == [(["body", "phone"], "conflict")]
+    assert f"(patient {holder})" in response.json()["detail"][0]["msg"]
+    assert response.headers["Location"] == f"/api/v1/patients/{holder}"
     assert state(app) == before
 
 

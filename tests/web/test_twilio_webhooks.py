@@ -451,21 +451,16 @@ def test_a_report_carrying_another_messages_sid_is_answered_and_changes_nothing(
     assert message_rows(app) == before
 
 
-def test_healthz_reports_the_database_and_the_last_tick(client: TestClient) -> None:
-    body = client.get("/healthz").json()
-    assert {k: body[k] for k in ("status", "database", "last_tick_age_seconds")} == {
-        "status": "ok",
-        "database": "ok",
-        "last_tick_age_seconds": None,
-    }
+def test_health_warns_when_a_public_service_only_prints_its_texts(client: TestClient) -> None:
     # This service is public (https) but its texts go to the console: said on every health check.
+    body = client.get("/healthz/web").json()
     assert body["warnings"] == ["SMS_BACKEND=console: texts are printed, not sent"]
 
 
-def test_healthz_has_no_warning_when_texts_really_go_out(app: App, fake_twilio: FakeTwilio) -> None:
+def test_health_has_no_warning_when_texts_really_go_out(app: App, fake_twilio: FakeTwilio) -> None:
     sending = replace(app.settings, sms_backend="twilio", twilio_from_number="+12015550100")
     with TestClient(create_app(replace(app, settings=sending)), base_url="http://10.0.0.5:8000") as client:
-        assert "warnings" not in client.get("/healthz").json()
+        assert "warnings" not in client.get("/healthz/web").json()
 
 
 def test_a_clinic_in_the_uk_gives_uk_emergency_and_crisis_lines(
