@@ -21,6 +21,7 @@ from scheduler.errors import InvalidInput
 
 MAX_NAME = 100
 MAX_CONSENT = 200
+MAX_EXTERNAL_ID = 64
 # How far ahead a first session may be booked.
 HORIZON = timedelta(days=366)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -39,6 +40,7 @@ class EnrolRequest:
     consent: str
     interval_days: int | str | None = None
     language: str = "en"  # the patient's texts: en or es (empty: en)
+    external_id: str = ""  # the clinic's record number, optional
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class Enrolment:
     consent: str
     interval_days: int | None
     language: Language = Language.EN
+    external_id: str | None = None
 
 
 def check_enrolment(
@@ -76,6 +79,7 @@ def check_enrolment(
     consent = check("consent", lambda: _consent(request.consent))
     interval = check("interval", lambda: _interval(request.interval_days, protocol))
     language = check("language", lambda: check_language(request.language))
+    external_id = check("external_id", lambda: check_external_id(request.external_id))
     if problems:
         raise InvalidInput(problems=problems)
     if (
@@ -83,7 +87,20 @@ def check_enrolment(
         or consent is None or language is None
     ):  # fmt: skip
         raise AssertionError("a field without a value reported no problem")
-    return Enrolment(name, phone, tz.key, protocol, first, consent, interval, language)
+    return Enrolment(name, phone, tz.key, protocol, first, consent, interval, language, external_id)
+
+
+def check_external_id(text: str) -> str | None:
+    """The clinic's record number as given (surrounding spaces dropped), or None when empty."""
+    value = text.strip()
+    if not value:
+        return None
+    if len(value) > MAX_EXTERNAL_ID or _CONTROL.search(value):
+        raise InvalidInput(
+            f"the record number must be at most {MAX_EXTERNAL_ID} characters without control characters",
+            field="external_id",
+        )
+    return value
 
 
 def check_language(text: str) -> Language:

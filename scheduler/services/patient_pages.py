@@ -78,6 +78,7 @@ class PatientPage:
     interval_range: tuple[int, int] | None
     consent: str
     language: Language
+    external_id: str | None
     opted_out: bool
     phone_invalid: bool
     hold_reason: HoldReason | None
@@ -203,6 +204,7 @@ class PatientPages(Service):
                 ),
                 consent=patient.consent_source,
                 language=patient.language,
+                external_id=patient.external_id,
                 opted_out=patient.opted_out_at is not None,
                 phone_invalid=patient.phone_invalid_at is not None,
                 hold_reason=patient.hold_reason,

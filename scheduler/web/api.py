@@ -175,6 +175,7 @@ def api_router() -> APIRouter:
             consent=body.consent,
             interval_days=body.interval_days,
             language=body.language,
+            external_id=body.external_id or "",
         )
         detail = call(
             lambda: clinic.enrol(enrolment), target=("body",), fields={"interval": ("body", "interval_days")}

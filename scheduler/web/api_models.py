@@ -68,6 +68,11 @@ class EnrolBody(BaseModel):
         description="Touch-up interval in days, within the protocol's limits (default: the protocol's).",
     )
     language: Language = Field(default=Language.EN, description="The language of the patient's texts.")
+    external_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The clinic's record number (from its EHR), unique among patients; optional.",
+    )
 
 
 class RescheduleBody(BaseModel):
