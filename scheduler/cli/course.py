@@ -112,12 +112,18 @@ def import_(file: Path, dry_run: bool, as_json: bool) -> None:
 
 @cli.command()
 @click.option("--status", help="active, paused, discharged, opted-out or attention.")
+@click.option("--search", default="", help="A name, a record number, or a phone number typed any way.")
+@click.option("--limit", type=int, help="At most this many patients (1-500).")
+@click.option("--offset", type=int, default=0, show_default=True, help="Skip this many first.")
 @json_option
-def patients(status: str | None, as_json: bool) -> None:
-    """List patients."""
+def patients(status: str | None, search: str, limit: int | None, offset: int, as_json: bool) -> None:
+    """List patients by id, with a header row (JSON: a list of patients)."""
     from scheduler.cli.output import print_patients
+    from scheduler.services.records import MAX_PAGE, Paging
 
-    run(lambda c: c.patients(status), as_json, print_patients)
+    paged = limit is not None or offset != 0
+    paging = Paging(MAX_PAGE if limit is None else limit, offset) if paged else None
+    run(lambda c: c.patients(status, search, paging), as_json, print_patients)
 
 
 @cli.command()

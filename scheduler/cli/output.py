@@ -45,10 +45,15 @@ def print_detail(detail: PatientCourse) -> None:
 def print_patients(rows: list[PatientView]) -> None:
     if not rows:
         click.echo("no patients")
+        return
+    click.echo(f"{'id':>5}  {'name':<30}  {'phone':<16} {'record':<12} {'protocol':<14} status")
     for p in rows:
         note = f"  [{p.attention}]" if p.attention else ""
         optout = "  [opted-out]" if p.opted_out else ""
-        click.echo(f"{p.id:>5}  {p.name:<30}  {p.phone:<16} {p.protocol:<14} {p.status}{optout}{note}")
+        record = p.external_id or "-"
+        click.echo(
+            f"{p.id:>5}  {p.name:<30}  {p.phone:<16} {record:<12} {p.protocol:<14} {p.status}{optout}{note}"
+        )
 
 
 def import_json(report: ImportReport, dry_run: bool) -> dict[str, object]:

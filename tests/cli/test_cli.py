@@ -791,6 +791,10 @@ def test_the_cli_offers_every_command_the_design_lists() -> None:
         ("worker",),
         ("serve",),
         ("preview",),
+        ("edit",),
+        ("add-session",),
+        ("restore",),
+        ("templates",),
         *(("users", verb) for verb in ("add", "list", "disable", "enable", "passwd")),
         *(("tokens", verb) for verb in ("add", "list", "revoke")),
     }

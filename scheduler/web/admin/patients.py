@@ -10,19 +10,25 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from scheduler.errors import InvalidInput, NotFound
 from scheduler.services import Clinic
 from scheduler.services.accounts import StaffUser
-from scheduler.services.records import PatientFilter
+from scheduler.services.patient_pages import PatientList
+from scheduler.services.records import Paging, PatientFilter
 from scheduler.web.admin.common import PostedForm, Staff, act, clinic_of, desk_of, field
 from scheduler.web.pages import page
+
+PAGE = 50  # patients a list page shows
 
 
 def routes(router: APIRouter) -> None:
     @router.get("/patients", response_class=HTMLResponse)
-    def patients(request: Request, user: Staff, q: str = "", status: str = "") -> Response:
+    def patients(request: Request, user: Staff, q: str = "", status: str = "", offset: int = 0) -> Response:
         error = None
+        found = PatientList([], 0, 0, PAGE)
         try:
-            rows = desk_of(request, user).find_patients(q[:100], status or None)
+            found = desk_of(request, user).find_patients(
+                q[:100], status or None, Paging(PAGE, max(offset, 0))
+            )
         except InvalidInput as exc:
-            rows, error = [], str(exc)
+            error = str(exc)
         return page(
             request,
             "patients.html",
@@ -30,7 +36,7 @@ def routes(router: APIRouter) -> None:
             status_code=400 if error else 200,
             title="Patients",
             nav="patients",
-            rows=rows,
+            found=found,
             q=q[:100],
             status=status,
             statuses=tuple(PatientFilter),
