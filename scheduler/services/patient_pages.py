@@ -209,6 +209,7 @@ class PatientPages(Service):
                     and a.status != AppointmentStatus.CANCELLED
                     and a.starts_at <= now,
                     texts=texts.get(a.id, []),
+                    can_restore=in_care and a.status == AppointmentStatus.CANCELLED and a.starts_at > now,
                 )
                 for a in patient.appointments
             ]

@@ -59,6 +59,7 @@ class SessionEntry:
     can_cancel: bool
     can_record_outcome: bool
     texts: list[TextEntry]
+    can_restore: bool = False
 
 
 @dataclass(frozen=True)
