@@ -12,7 +12,7 @@ from scheduler.services import Clinic
 from scheduler.services.accounts import StaffUser
 from scheduler.services.patient_pages import PatientList
 from scheduler.services.records import Paging, PatientFilter
-from scheduler.web.admin.common import PostedForm, Staff, act, clinic_of, desk_of, field
+from scheduler.web.admin.common import PostedForm, Staff, act, clinic_of, desk_of, field, safe_next
 from scheduler.web.pages import page
 
 PAGE = 50  # patients a list page shows
@@ -52,10 +52,15 @@ def routes(router: APIRouter) -> None:
         return page(request, "patient.html", user, title=f"Patient {shown.id}", nav="patients", p=shown)
 
     def patient_action(
-        request: Request, user: StaffUser, patient_id: int, done: str, action: Callable[[Clinic], object]
+        request: Request,
+        user: StaffUser,
+        patient_id: int,
+        done: str,
+        action: Callable[[Clinic], object],
+        back_to: str = "",
     ) -> RedirectResponse:
         clinic = clinic_of(request, user)
-        return act(request, f"/patients/{patient_id}", done, lambda: action(clinic))
+        return act(request, back_to or f"/patients/{patient_id}", done, lambda: action(clinic))
 
     @router.post("/patients/{patient_id}/pause")
     def pause(request: Request, user: Staff, form: PostedForm, patient_id: int) -> Response:
@@ -98,6 +103,7 @@ def routes(router: APIRouter) -> None:
         appointment_id: int,
         done: str,
         action: Callable[[Clinic], object],
+        back_to: str = "",
     ) -> RedirectResponse:
         desk = desk_of(request, user)
 
@@ -107,7 +113,7 @@ def routes(router: APIRouter) -> None:
                 raise NotFound(f"patient {patient_id} has no session with id {appointment_id}")
             return action(clinic)
 
-        return patient_action(request, user, patient_id, done, checked)
+        return patient_action(request, user, patient_id, done, checked, back_to)
 
     @router.post("/patients/{patient_id}/sessions/{appointment_id}/reschedule")
     def reschedule(
@@ -134,6 +140,13 @@ def routes(router: APIRouter) -> None:
     ) -> Response:
         result = field(form, "outcome", 20)
         done = f"Recorded as {result}; texts re-planned."
+        back_to = safe_next(field(form, "next")) if field(form, "next") else ""
         return session_action(
-            request, user, patient_id, appointment_id, done, lambda c: c.outcome(appointment_id, result)
+            request,
+            user,
+            patient_id,
+            appointment_id,
+            done,
+            lambda c: c.outcome(appointment_id, result),
+            back_to,
         )
