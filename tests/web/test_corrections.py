@@ -10,11 +10,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from markupsafe import escape
 
 from scheduler.app import App
 from scheduler.serialize import to_json
 from scheduler.services import EnrolRequest
 from scheduler.services.accounts import Accounts
+from scheduler.services.replies import Replies
 from scheduler.web import create_app
 from tests.support.staff_client import csrf_of, post, sign_in
 
@@ -137,3 +139,20 @@ def test_the_patient_list_pages_and_finds_a_number_typed_any_way(app: App, staff
         found = staff.get("/patients", params={"q": typed}).text
         assert "1–1 of 1" in found, typed
         assert "Patient 23" in found
+
+
+def test_the_timeline_shows_each_automatic_answer_and_each_texts_delivery(
+    app: App, staff: TestClient
+) -> None:
+    detail = enrol(app)
+    answer = Replies(app.settings, app.protocols, app.database, app.clock).receive(
+        "+12015550123", "Is there parking?", "SMreply1"
+    )
+    assert answer is not None
+    page = staff.get(f"/patients/{detail['patient']['id']}").text
+    log = page[page.index('id="messages"') :]
+    assert "← reply" in log
+    assert "Is there parking?" in log
+    assert "→ automatic answer" in log
+    assert escape(answer) in log
+    assert log.index("automatic answer") < log.index("Is there parking?")  # newest first: the answer
