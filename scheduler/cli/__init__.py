@@ -1,9 +1,9 @@
 """The `reminders` command: arguments in, one service call, output and an exit code out.
 
 Exit codes: 0 success, 2 bad input (one `error: ...` line on stderr, nothing written), 1 other
-failures. The commands live by concept: `course` (enrol and change patients), `operations`
-(migrations, dispatching, the worker and the web app), `accounts` (staff and API tokens),
-`texts` (the templates patients read).
+failures. The commands live by concept: `course` (enrol and change patients), `edits` (correct
+a record or a course), `operations` (migrations, dispatching, the worker and the web app),
+`accounts` (staff and API tokens), `texts` (the templates patients read).
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import sys
 
 import click
 
-from scheduler.cli import accounts, course, operations, texts
+from scheduler.cli import accounts, course, edits, operations, texts
 from scheduler.cli.base import cli, fail
 from scheduler.errors import ConfigError, InvalidInput, ReminderError, SchemaOutOfDate
 
-__all__ = ["accounts", "cli", "course", "main", "operations", "texts"]
+__all__ = ["accounts", "cli", "course", "edits", "main", "operations", "texts"]
 
 
 def main(argv: list[str] | None = None) -> None:

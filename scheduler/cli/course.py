@@ -57,6 +57,7 @@ def protocols(as_json: bool) -> None:
 @click.option("--consent", required=True, help="How the patient agreed to texts (e.g. intake-form).")
 @click.option("--interval", type=int, help="Touch-up interval in days (default: the protocol's).")
 @click.option("--language", default="en", show_default=True, help="The patient's texts: en or es.")
+@click.option("--external-id", default="", help="The clinic's record number (from its EHR), if any.")
 @json_option
 def enrol(
     name: str,
@@ -67,13 +68,14 @@ def enrol(
     consent: str,
     interval: int | None,
     language: str,
+    external_id: str,
     as_json: bool,
 ) -> None:
     """Enrol a patient and plan their whole course."""
     from scheduler.cli.output import print_detail
     from scheduler.services import EnrolRequest
 
-    request = EnrolRequest(name, phone, tz, protocol, first, consent, interval, language)
+    request = EnrolRequest(name, phone, tz, protocol, first, consent, interval, language, external_id)
     run(lambda c: c.enrol(request), as_json, print_detail)
 
 
@@ -83,17 +85,21 @@ def enrol(
 @json_option
 def import_(file: Path, dry_run: bool, as_json: bool) -> None:
     """Enrol patients from a CSV file with columns name,phone,timezone,protocol,first,consent
-    (and optionally language: en or es).
+    (and optionally language, en or es, and external_id, the clinic's record number). Commas,
+    semicolons or tabs; UTF-8, as a spreadsheet's "CSV UTF-8" saves it. A blank protocol is the
+    default one.
 
     Every row is checked first; if any row is bad, nothing is written and each bad row is
     reported by its line number.
     """
     from scheduler.cli.output import import_json, print_import
+    from scheduler.services.csv_file import decode
 
     try:
-        text = file.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        fail(f"cannot read {file}: {exc}")
+        data = file.read_bytes()
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc.strerror or type(exc).__name__}")
+    text = decode(data)  # InvalidInput: exit 2 with what to do
     with opened() as app:
         report = app.clinic(actor()).import_csv(text, dry_run=dry_run)
     if as_json:
@@ -106,12 +112,18 @@ def import_(file: Path, dry_run: bool, as_json: bool) -> None:
 
 @cli.command()
 @click.option("--status", help="active, paused, discharged, opted-out or attention.")
+@click.option("--search", default="", help="A name, a record number, or a phone number typed any way.")
+@click.option("--limit", type=int, help="At most this many patients (1-500).")
+@click.option("--offset", type=int, default=0, show_default=True, help="Skip this many first.")
 @json_option
-def patients(status: str | None, as_json: bool) -> None:
-    """List patients."""
+def patients(status: str | None, search: str, limit: int | None, offset: int, as_json: bool) -> None:
+    """List patients by id, with a header row (JSON: a list of patients)."""
     from scheduler.cli.output import print_patients
+    from scheduler.services.records import MAX_PAGE, Paging
 
-    run(lambda c: c.patients(status), as_json, print_patients)
+    paged = limit is not None or offset != 0
+    paging = Paging(MAX_PAGE if limit is None else limit, offset) if paged else None
+    run(lambda c: c.patients(status, search, paging), as_json, print_patients)
 
 
 @cli.command()

@@ -23,6 +23,8 @@ def print_detail(detail: PatientCourse) -> None:
         f"Patient {p.id}: {p.name}  {p.phone}  {p.timezone}  {p.protocol}  {p.status}  texts in {p.language}"
         + (f"  [{', '.join(flags)}]" if flags else "")
     )
+    if p.external_id:
+        click.echo(f"Record number {p.external_id}")
     if p.touch_up_interval_days:
         click.echo(f"Touch-ups every {p.touch_up_interval_days} days")
     click.echo("\nSessions (patient's local time):")
@@ -43,10 +45,15 @@ def print_detail(detail: PatientCourse) -> None:
 def print_patients(rows: list[PatientView]) -> None:
     if not rows:
         click.echo("no patients")
+        return
+    click.echo(f"{'id':>5}  {'name':<30}  {'phone':<16} {'record':<12} {'protocol':<14} status")
     for p in rows:
         note = f"  [{p.attention}]" if p.attention else ""
         optout = "  [opted-out]" if p.opted_out else ""
-        click.echo(f"{p.id:>5}  {p.name:<30}  {p.phone:<16} {p.protocol:<14} {p.status}{optout}{note}")
+        record = p.external_id or "-"
+        click.echo(
+            f"{p.id:>5}  {p.name:<30}  {p.phone:<16} {record:<12} {p.protocol:<14} {p.status}{optout}{note}"
+        )
 
 
 def import_json(report: ImportReport, dry_run: bool) -> dict[str, object]:
@@ -54,12 +61,16 @@ def import_json(report: ImportReport, dry_run: bool) -> dict[str, object]:
         "rows": report.rows,
         "ok": report.ok,
         "dry_run": dry_run,
+        "problem": report.problem,
         "errors": [{"line": e.line, "error": e.message} for e in report.errors],
         "patient_ids": report.patient_ids,
     }
 
 
 def print_import(report: ImportReport, dry_run: bool) -> None:
+    if report.problem is not None:
+        click.echo(f"error: {report.problem}; nothing imported", err=True)
+        return
     for e in report.errors:
         click.echo(f"line {e.line}: {e.message}", err=True)
     if not report.ok:

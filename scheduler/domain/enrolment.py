@@ -16,11 +16,12 @@ from zoneinfo import ZoneInfo
 from scheduler.domain.phones import parse_mobile
 from scheduler.domain.protocols import Protocol, find_protocol
 from scheduler.domain.states import Language
-from scheduler.domain.timeutil import parse_local, to_utc, zone
+from scheduler.domain.timeutil import parse_when, to_utc, zone
 from scheduler.errors import InvalidInput
 
 MAX_NAME = 100
 MAX_CONSENT = 200
+MAX_EXTERNAL_ID = 64
 # How far ahead a first session may be booked.
 HORIZON = timedelta(days=366)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -39,6 +40,7 @@ class EnrolRequest:
     consent: str
     interval_days: int | str | None = None
     language: str = "en"  # the patient's texts: en or es (empty: en)
+    external_id: str = ""  # the clinic's record number, optional
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class Enrolment:
     consent: str
     interval_days: int | None
     language: Language = Language.EN
+    external_id: str | None = None
 
 
 def check_enrolment(
@@ -68,14 +71,15 @@ def check_enrolment(
             problems.setdefault(exc.field or name, str(exc))
             return None
 
-    name = check("name", lambda: _name(request.name))
+    name = check("name", lambda: check_name(request.name))
     phone = check("phone", lambda: parse_mobile(request.phone, region))
     tz = check("timezone", lambda: zone(request.timezone.strip()))
     protocol = check("protocol", lambda: find_protocol(protocols, request.protocol.strip()))
     first = check("first", lambda: check_first(request.first, tz, now))
-    consent = check("consent", lambda: _consent(request.consent))
+    consent = check("consent", lambda: check_consent(request.consent))
     interval = check("interval", lambda: _interval(request.interval_days, protocol))
     language = check("language", lambda: check_language(request.language))
+    external_id = check("external_id", lambda: check_external_id(request.external_id))
     if problems:
         raise InvalidInput(problems=problems)
     if (
@@ -83,7 +87,20 @@ def check_enrolment(
         or consent is None or language is None
     ):  # fmt: skip
         raise AssertionError("a field without a value reported no problem")
-    return Enrolment(name, phone, tz.key, protocol, first, consent, interval, language)
+    return Enrolment(name, phone, tz.key, protocol, first, consent, interval, language, external_id)
+
+
+def check_external_id(text: str) -> str | None:
+    """The clinic's record number as given (surrounding spaces dropped), or None when empty."""
+    value = text.strip()
+    if not value:
+        return None
+    if len(value) > MAX_EXTERNAL_ID or _CONTROL.search(value):
+        raise InvalidInput(
+            f"the record number must be at most {MAX_EXTERNAL_ID} characters without control characters",
+            field="external_id",
+        )
+    return value
 
 
 def check_language(text: str) -> Language:
@@ -97,17 +114,25 @@ def check_language(text: str) -> Language:
 
 def check_first(text: str, tz: ZoneInfo | None, now: datetime) -> datetime:
     """The first session's wall-clock time: well formed, ahead, and within a year (in `tz`)."""
-    first = parse_local(text, "first")
+    return check_start(text, tz, now, "first", "the first session")
+
+
+def check_start(
+    text: str, tz: ZoneInfo | None, now: datetime, field: str, what: str = "the session"
+) -> datetime:
+    """A session's wall-clock time (local, or an ISO instant with its offset), ahead and within a
+    year: the same rule for enrolling, moving and adding a session."""
+    local = parse_when(text, tz, field)
     if tz is not None:
-        starts_at = to_utc(first, tz)
+        starts_at = to_utc(local, tz)
         if starts_at <= now:
-            raise InvalidInput(f"the first session ({text.strip()} {tz.key}) is in the past", field="first")
+            raise InvalidInput(f"{what} ({local:%Y-%m-%d %H:%M} {tz.key}) is in the past", field=field)
         if starts_at > now + HORIZON:
-            raise InvalidInput("the first session is more than a year away", field="first")
-    return first
+            raise InvalidInput(f"{what} is more than a year away", field=field)
+    return local
 
 
-def _name(name: str) -> str:
+def check_name(name: str) -> str:
     if not name.strip():
         raise InvalidInput("name is required", field="name")
     if len(name) > MAX_NAME:
@@ -117,7 +142,7 @@ def _name(name: str) -> str:
     return name
 
 
-def _consent(consent: str) -> str:
+def check_consent(consent: str) -> str:
     source = consent.strip()
     if not source:
         raise InvalidInput("consent source is required (how the patient agreed to texts)", field="consent")

@@ -108,6 +108,7 @@ class Reason(StrEnum):
     DISCHARGED = "discharged"
     REPLANNED = "replanned"
     INTERVAL_CHANGED = "interval-changed"
+    PROTOCOL_CHANGED = "protocol-changed"
     CONFIRMED = "confirmed"
     OPTED_OUT = "opted-out"
     OPTED_IN = "opted-in"
@@ -136,6 +137,8 @@ class AppointmentReason(StrEnum):
 
     CANCELLED_BY_STAFF = "cancelled-by-staff"
     DISCHARGED = "discharged"
+    PROTOCOL_CHANGED = "protocol-changed"  # the course ahead was replaced by another protocol's
+    REPLACED = "replaced"  # a touch-up booked when another was cancelled, which staff restored
 
 
 class MessageStatus(StrEnum):

@@ -41,14 +41,38 @@ def to_local(instant: datetime, tz: ZoneInfo) -> datetime:
 
 
 LOCAL_TIME_FORMAT = "YYYY-MM-DD HH:MM"
-_LOCAL_TIME = re.compile(r"\s*(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})\s*")
+_LOCAL_TIME = re.compile(r"\s*(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::00)?\s*")
+# An instant with its offset, as the API answers with it: 2026-03-09T10:00:00-04:00, or ...Z.
+_INSTANT = re.compile(r"\s*\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})\s*")
+
+
+def parse_when(text: str, tz: ZoneInfo | None, field_name: str) -> datetime:
+    """A session's start as staff or a system wrote it: a wall-clock time in the patient's zone
+    (YYYY-MM-DD HH:MM), or an ISO 8601 instant with its offset, read as the wall-clock time it
+    is in `tz`. Returns the naive wall-clock time."""
+    if _INSTANT.fullmatch(text):
+        try:
+            instant = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise InvalidInput(
+                f"{text.strip()!r} is not a real date and time ({exc})", field=field_name
+            ) from None
+        if tz is None:
+            raise InvalidInput("the time zone is needed to read this time", field=field_name)
+        if instant.second or instant.microsecond:
+            raise InvalidInput(f"{text.strip()!r}: sessions start on a whole minute", field=field_name)
+        return to_local(instant, tz)
+    return parse_local(text, field_name)
 
 
 def parse_local(text: str, field_name: str) -> datetime:
     """A wall-clock time written as YYYY-MM-DD HH:MM (no zone: the patient's zone applies)."""
     match = _LOCAL_TIME.fullmatch(text)
     if match is None:
-        raise InvalidInput(f"{text.strip()!r} is not a time like {LOCAL_TIME_FORMAT}", field=field_name)
+        raise InvalidInput(
+            f"{text.strip()[:40]!r} is not a time like {LOCAL_TIME_FORMAT} (or ISO 8601 with an offset)",
+            field=field_name,
+        )
     try:
         year, month, day, hour, minute = (int(g) for g in match.groups())
         return datetime(year, month, day, hour, minute)  # noqa: DTZ001 - a wall-clock time

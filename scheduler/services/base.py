@@ -26,6 +26,7 @@ log = logging.getLogger("scheduler.services")
 T = TypeVar("T")
 # How the database names the rule that a number belongs to one patient in care at a time.
 PHONE_IN_CARE = ("uq_patients_phone_in_care", "UNIQUE constraint failed: patients.phone")
+RECORD_NUMBER = ("uq_patients_external_id", "UNIQUE constraint failed: patients.external_id")
 Database = sessionmaker[DbSession]
 
 
@@ -50,13 +51,15 @@ class Service:
     def protocol(self, protocol_id: str) -> Protocol:
         return find_protocol(self.protocols, protocol_id)
 
-    def transaction(self, work: Callable[[DbSession], T], *, phone: str | None = None) -> T:
+    def transaction(
+        self, work: Callable[[DbSession], T], *, phone: str | None = None, external_id: str | None = None
+    ) -> T:
         """Run `work` in one transaction: committed when it returns, rolled back when it raises.
 
         A write the database refuses because of a change made at the same moment (two enrolments
         of one number, say: both checked it was free before either committed) is a Conflict, never
         an error that quotes the values. `phone`, the number `work` gives a patient, lets it name
-        the patient in care who has it now.
+        the patient in care who has it now; `external_id`, the record number, likewise.
         """
         try:
             with UnitOfWork(self.database) as uow:
@@ -71,6 +74,11 @@ class Service:
                     holder = number_holder(uow.db, phone)
                 if holder is not None:
                     raise number_taken(holder) from None
+            if external_id is not None and constraint in RECORD_NUMBER:
+                with UnitOfWork(self.database) as uow:
+                    owner = record_holder(uow.db, external_id)
+                if owner is not None:
+                    raise record_taken(owner) from None
             raise Conflict(
                 "a change to the same records was made at the same moment; nothing was written: try again"
             ) from None
@@ -87,6 +95,18 @@ def number_holder(db: DbSession, phone: str) -> int | None:
         select(Patient.id).where(Patient.phone == phone, Patient.status != PatientStatus.DISCHARGED).limit(1)
     )
     return holder
+
+
+def record_holder(db: DbSession, external_id: str) -> int | None:
+    """The id of the patient with this record number, if any (discharged or not)."""
+    owner: int | None = db.scalar(select(Patient.id).where(Patient.external_id == external_id).limit(1))
+    return owner
+
+
+def record_taken(owner: int) -> Conflict:
+    return Conflict(
+        f"another patient has this record number (patient {owner})", field="external_id", existing=owner
+    )
 
 
 def number_taken(holder: int) -> Conflict:

@@ -6,10 +6,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
+from scheduler.domain.enrolment import check_start
 from scheduler.domain.oddities import Booked, course_warnings, time_warnings
 from scheduler.domain.phones import parse_mobile
 from scheduler.domain.states import (
@@ -23,7 +25,7 @@ from scheduler.domain.states import (
     Reason,
     SessionKind,
 )
-from scheduler.domain.timeutil import parse_local, to_local, to_utc, zone
+from scheduler.domain.timeutil import to_local, to_utc, zone
 from scheduler.errors import Conflict, InvalidInput
 from scheduler.services.audit import audit
 from scheduler.services.base import Service, get_appointment, get_patient, require_in_care
@@ -41,7 +43,6 @@ class CourseChanges(Service):
 
     def reschedule(self, appointment_id: int, when: str) -> PatientDetail:
         now = self.clock.now()
-        local = parse_local(when, "when")
         warnings: list[str] = []
 
         def work(db: DbSession) -> int:
@@ -51,16 +52,9 @@ class CourseChanges(Service):
             if appointment.status not in (*UPCOMING, AppointmentStatus.MISSED):
                 raise InvalidInput(f"a session that is {appointment.status} cannot be rescheduled")
             tz = zone(patient.timezone)
+            local = check_start(when, tz, now, "when", "the new time")
             starts_at = to_utc(local, tz)
-            if starts_at <= now:
-                raise InvalidInput(f"{when.strip()} ({tz.key}) is in the past", field="when")
-            for other in patient.appointments:
-                if (
-                    other.id != appointment.id
-                    and other.status in PLANNED
-                    and to_local(other.starts_at, tz).date() == local.date()
-                ):
-                    raise Conflict(f"the patient already has a session on {local.date()}")
+            check_day_free(patient, local, tz, appointment)
             before = appointment.starts_at
             was_missed = appointment.status == AppointmentStatus.MISSED
             others = [
@@ -276,6 +270,19 @@ class CourseChanges(Service):
                 # One patient's problem must not stop the others' touch-ups being booked.
                 log.exception("could not book the next touch-up for patient %s", patient_id)
         return booked
+
+
+def check_day_free(
+    patient: Patient, local: datetime, tz: ZoneInfo, moving: Appointment | None = None
+) -> None:
+    """A patient has at most one session a day: Conflict if another is booked on `local`'s day."""
+    for other in patient.appointments:
+        if (
+            other is not moving
+            and other.status in PLANNED
+            and to_local(other.starts_at, tz).date() == local.date()
+        ):
+            raise Conflict(f"the patient already has a session on {local.date()}", field="when")
 
 
 def move(appointment: Appointment, starts_at: datetime, now: datetime) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -13,17 +11,16 @@ from sqlalchemy.orm import Session as DbSession
 from scheduler.domain import course
 from scheduler.domain.enrolment import Enrolment, EnrolRequest, check_enrolment
 from scheduler.domain.oddities import time_warnings
+from scheduler.domain.protocols import DEFAULT_PROTOCOL
 from scheduler.domain.states import AppointmentStatus, PatientStatus
 from scheduler.domain.timeutil import to_local, to_utc, zone
 from scheduler.errors import InvalidInput
+from scheduler.services import csv_file
 from scheduler.services.audit import entry
-from scheduler.services.base import Service, number_holder, number_taken
+from scheduler.services.base import Service, number_holder, number_taken, record_holder, record_taken
 from scheduler.services.results import PatientDetail, patient_detail
 from scheduler.store.models import Appointment, AuditEntry, Patient, Reminder
 from scheduler.store.uow import UnitOfWork
-
-CSV_COLUMNS = ("name", "phone", "timezone", "protocol", "first", "consent")
-OPTIONAL_CSV_COLUMNS = ("language",)
 
 
 @dataclass(frozen=True)
@@ -37,10 +34,11 @@ class ImportReport:
     rows: int = 0
     errors: list[RowError] = field(default_factory=list)
     patient_ids: list[int] = field(default_factory=list)
+    problem: str | None = None  # with the file as a whole: empty, not UTF-8, a column missing
 
     @property
     def ok(self) -> bool:
-        return not self.errors
+        return not self.errors and self.problem is None
 
 
 class Enrolling(Service):
@@ -52,7 +50,11 @@ class Enrolling(Service):
         """Enrol a patient and plan their whole course."""
         now = self.clock.now()
         enrolment = self.check(request, now)
-        return self.transaction(lambda db: self._enrol(db, enrolment, now), phone=enrolment.phone)
+        return self.transaction(
+            lambda db: self._enrol(db, enrolment, now),
+            phone=enrolment.phone,
+            external_id=enrolment.external_id,
+        )
 
     def preview(self, request: EnrolRequest) -> PatientDetail:
         """What `enrol` would plan: the real enrolment, in a transaction that is rolled back.
@@ -65,52 +67,49 @@ class Enrolling(Service):
             return self._enrol(uow.db, enrolment, now)
 
     def import_csv(self, text: str, *, dry_run: bool = False) -> ImportReport:
-        """Check every row; write all of them in one transaction, or none."""
+        """Check every row; write all of them in one transaction, or none. A blank protocol cell
+        takes the default protocol; `language` and `external_id` columns are optional."""
         now = self.clock.now()
         report = ImportReport()
         valid: list[tuple[int, Enrolment]] = []
-        reader = csv.DictReader(io.StringIO(text, newline=""))
-        header = [h.strip().lower() for h in (reader.fieldnames or [])]
-        missing = [c for c in CSV_COLUMNS if c not in header]
-        if missing:
-            report.errors.append(RowError(1, f"missing column(s): {', '.join(missing)}"))
-            return report
-        reader.fieldnames = header
-        seen: dict[str, int] = {}
+        phones: dict[str, int] = {}
+        records: dict[str, int] = {}
         try:
-            for row in reader:
+            for row in csv_file.rows(text):
                 report.rows += 1
-                # The line a row ends on: exact for one-line rows, and blank lines are counted.
-                line = reader.line_num
                 try:
-                    if None in row or any(row.get(c) is None for c in CSV_COLUMNS):
-                        raise InvalidInput(f"expected {len(header)} columns")
-                    request = EnrolRequest(
-                        **{c: row[c] for c in CSV_COLUMNS}, language=row.get("language") or ""
-                    )
-                    enrolment = self.check(request, now)
-                    if enrolment.phone in seen:
-                        raise InvalidInput(f"same phone number as line {seen[enrolment.phone]}")
-                    seen[enrolment.phone] = line
-                    valid.append((line, enrolment))
+                    enrolment = self.check(_request(row.values), now)
+                    if enrolment.phone in phones:
+                        raise InvalidInput(f"same phone number as line {phones[enrolment.phone]}")
+                    if enrolment.external_id in records:
+                        raise InvalidInput(f"same record number as line {records[enrolment.external_id]}")
+                    phones[enrolment.phone] = row.line
+                    if enrolment.external_id is not None:
+                        records[enrolment.external_id] = row.line
+                    valid.append((row.line, enrolment))
                 except InvalidInput as exc:
-                    report.errors.append(RowError(line, str(exc)))
-        except csv.Error as exc:
-            report.errors.append(RowError(reader.line_num, f"unreadable CSV: {exc}"))
-        if report.rows == 0 and not report.errors:
-            report.errors.append(RowError(1, "no rows to import"))
+                    report.errors.append(RowError(row.line, str(exc)))
+        except InvalidInput as exc:
+            report.problem = str(exc)
+            return report
+        if report.rows == 0:
+            report.problem = "the file has a header line but no patients"
+            return report
 
         def work(db: DbSession) -> list[int]:
             taken = set(
                 db.scalars(
                     select(Patient.phone).where(
-                        Patient.phone.in_(seen), Patient.status != PatientStatus.DISCHARGED
+                        Patient.phone.in_(phones), Patient.status != PatientStatus.DISCHARGED
                     )
                 )
             )
+            known = set(db.scalars(select(Patient.external_id).where(Patient.external_id.in_(records))))
             for line, enrolment in valid:
                 if enrolment.phone in taken:
                     report.errors.append(RowError(line, "a patient in care already has this phone number"))
+                if enrolment.external_id in known:
+                    report.errors.append(RowError(line, "another patient already has this record number"))
             if report.errors or dry_run:
                 return []
             # Book everyone, then plan everyone: two bulk flushes instead of several per patient.
@@ -125,6 +124,10 @@ class Enrolling(Service):
 
     def _enrol(self, db: DbSession, enrolment: Enrolment, now: datetime) -> PatientDetail:
         check_number_free(db, enrolment.phone)
+        if enrolment.external_id is not None:
+            owner = record_holder(db, enrolment.external_id)
+            if owner is not None:
+                raise record_taken(owner)
         patient = self._book(db, enrolment, now)
         db.flush()
         self._plan_new(db, [(patient, enrolment)], now)
@@ -145,6 +148,7 @@ class Enrolling(Service):
             consent_source=enrolment.consent,
             consent_at=now,
             language=enrolment.language,
+            external_id=enrolment.external_id,
             created_at=now,
             updated_at=now,
         )
@@ -184,3 +188,19 @@ def check_number_free(db: DbSession, phone: str) -> None:
     holder = number_holder(db, phone)
     if holder is not None:
         raise number_taken(holder)
+
+
+def _request(values: dict[str, str]) -> EnrolRequest:
+    """A CSV row as an enrolment, or InvalidInput for a row with the wrong number of cells."""
+    if "" in values:
+        raise InvalidInput(values[""])
+    return EnrolRequest(
+        name=values["name"],
+        phone=values["phone"],
+        timezone=values["timezone"],
+        protocol=values.get("protocol", "").strip() or DEFAULT_PROTOCOL,
+        first=values["first"],
+        consent=values["consent"],
+        language=values.get("language", ""),
+        external_id=values.get("external_id", ""),
+    )

@@ -3,11 +3,10 @@ and the log of texts and replies."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, select, true
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from scheduler.domain.enrolment import EnrolRequest
@@ -24,7 +23,7 @@ from scheduler.errors import InvalidInput, NotFound
 from scheduler.services.base import Service, get_patient
 from scheduler.services.course_preview import PreviewText, preview_course
 from scheduler.services.enrolment import Enrolling
-from scheduler.services.records import matching_status, patient_filter
+from scheduler.services.records import Paging, matching_search, matching_status, patient_filter
 from scheduler.services.results import PatientDetail, patient_record
 from scheduler.services.timeline import (
     LOG_SHOWS,
@@ -41,7 +40,6 @@ from scheduler.store.models import Appointment, AuditEntry, Patient
 from scheduler.store.uow import UnitOfWork
 
 LIST_LIMIT = 200
-_DIGITS_ONLY = re.compile(r"[\d\s().+-]+")
 
 
 @dataclass(frozen=True)
@@ -49,11 +47,38 @@ class PatientRow:
     id: int
     name: str
     phone: str
+    external_id: str | None
     protocol: str
     status: PatientStatus
     opted_out: bool
     attention: Attention | None
     next_session: datetime | None  # in the patient's zone
+
+
+@dataclass(frozen=True)
+class PatientList:
+    """One page of a patient search: its rows, how many match in all, and where the page starts."""
+
+    rows: list[PatientRow]
+    total: int
+    offset: int
+    limit: int
+
+    @property
+    def first(self) -> int:
+        return self.offset + 1 if self.rows else 0
+
+    @property
+    def last(self) -> int:
+        return self.offset + len(self.rows)
+
+    @property
+    def previous_offset(self) -> int | None:
+        return max(0, self.offset - self.limit) if self.offset > 0 else None
+
+    @property
+    def next_offset(self) -> int | None:
+        return self.last if self.last < self.total else None
 
 
 @dataclass(frozen=True)
@@ -78,6 +103,7 @@ class PatientPage:
     interval_range: tuple[int, int] | None
     consent: str
     language: Language
+    external_id: str | None
     opted_out: bool
     phone_invalid: bool
     hold_reason: HoldReason | None
@@ -118,18 +144,25 @@ class EnrolPreview:
 
 
 class PatientPages(Service):
-    def find_patients(self, query: str = "", status: str | None = None) -> list[PatientRow]:
-        """Patients whose name contains `query`, or whose number ends in it when it is digits."""
-        wanted = patient_filter(status)
+    def find_patients(
+        self, query: str = "", status: str | None = None, paging: Paging | None = None
+    ) -> PatientList:
+        """A page of the patients a search finds (name, record number or phone number, see
+        `records.matching_search`), by name, with how many match in all."""
+        paging = paging or Paging()
         now = self.clock.now()
+        region = self.settings.default_phone_region
+        where = (matching_search(query, region), matching_status(patient_filter(status)))
         statement = (
             select(Patient)
             .options(selectinload(Patient.appointments))
-            .where(_matching(query), matching_status(wanted))
+            .where(*where)
             .order_by(Patient.name, Patient.id)
-            .limit(LIST_LIMIT)
+            .limit(paging.limit)
+            .offset(paging.offset)
         )
         with UnitOfWork(self.database) as uow:
+            total = uow.db.scalar(select(func.count()).select_from(Patient).where(*where)) or 0
             rows = []
             for patient in uow.db.scalars(statement):
                 tz = zone(patient.timezone)
@@ -142,6 +175,7 @@ class PatientPages(Service):
                         id=patient.id,
                         name=patient.name,
                         phone=patient.phone,
+                        external_id=patient.external_id,
                         protocol=patient.protocol,
                         status=patient.status,
                         opted_out=patient.opted_out_at is not None,
@@ -149,7 +183,7 @@ class PatientPages(Service):
                         next_session=None if next_session is None else next_session.astimezone(tz),
                     )
                 )
-            return rows
+            return PatientList(rows, total, paging.offset, paging.limit)
 
     def patient_page(self, patient_id: int) -> PatientPage:
         now = self.clock.now()
@@ -175,6 +209,7 @@ class PatientPages(Service):
                     and a.status != AppointmentStatus.CANCELLED
                     and a.starts_at <= now,
                     texts=texts.get(a.id, []),
+                    can_restore=in_care and a.status == AppointmentStatus.CANCELLED and a.starts_at > now,
                 )
                 for a in patient.appointments
             ]
@@ -203,6 +238,7 @@ class PatientPages(Service):
                 ),
                 consent=patient.consent_source,
                 language=patient.language,
+                external_id=patient.external_id,
                 opted_out=patient.opted_out_at is not None,
                 phone_invalid=patient.phone_invalid_at is not None,
                 hold_reason=patient.hold_reason,
@@ -238,7 +274,13 @@ class PatientPages(Service):
         with UnitOfWork(self.database) as uow:
             db = uow.db
             patient_ids = (
-                list(db.scalars(select(Patient.id).where(_matching(query)))) if query.strip() else None
+                list(
+                    db.scalars(
+                        select(Patient.id).where(matching_search(query, self.settings.default_phone_region))
+                    )
+                )
+                if query.strip()
+                else None
             )
             return message_log(db, patient_ids, show, status or None, LIST_LIMIT)
 
@@ -292,14 +334,3 @@ class PatientPages(Service):
             welcome=texts.get(None, []),
             sessions=sessions,
         )
-
-
-def _matching(query: str) -> ColumnElement[bool]:
-    """Patients whose name contains `query`, or whose number ends in its digits."""
-    text = query.strip()[:100]
-    if not text:
-        return true()
-    digits = re.sub(r"\D", "", text)
-    if _DIGITS_ONLY.fullmatch(text) and digits:
-        return Patient.phone.endswith(digits)
-    return func.lower(Patient.name).contains(text.lower(), autoescape=True)

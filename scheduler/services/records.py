@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import cast
 
-from sqlalchemy import ColumnElement, select, true
+from sqlalchemy import ColumnElement, func, or_, select, true
 
+from scheduler.domain.phones import parse_mobile
 from scheduler.domain.states import PatientStatus
 from scheduler.errors import InvalidInput
 from scheduler.services.base import Service, get_patient
@@ -47,14 +51,71 @@ def patient_filter(status: str | None) -> PatientFilter | None:
         raise InvalidInput(f"status must be one of {known}", field="status") from None
 
 
+# A search that is a phone number as people type it: digits with spaces, dots, dashes, brackets.
+_PHONE_LIKE = re.compile(r"\+?[\d\s().\-/]+")
+MAX_PAGE = 500
+
+
+def matching_search(text: str, region: str) -> ColumnElement[bool]:
+    """Patients a staff search finds: by the name (any part, any case), by the record number
+    (exactly, any case), or by the phone number typed any usual way: in full, national or
+    international ("(201) 555-0123", "+1 201-555-0123"), or its last four digits or more."""
+    query = text.strip()[:100]
+    if not query:
+        return true()
+    by_record = func.lower(Patient.external_id) == query.lower()
+    digits = re.sub(r"\D", "", query)
+    if _PHONE_LIKE.fullmatch(query) and len(digits) >= 4:
+        found = [by_record, Patient.phone.endswith(digits)]
+        with contextlib.suppress(InvalidInput):  # not a whole number: the last digits still match
+            found.append(Patient.phone == parse_mobile(query, region))
+        return or_(*found)
+    return or_(func.lower(Patient.name).contains(query.lower(), autoescape=True), by_record)
+
+
+@dataclass(frozen=True)
+class Paging:
+    """Which slice of a list to show: `limit` rows after the first `offset`."""
+
+    limit: int = 50
+    offset: int = 0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.limit <= MAX_PAGE:
+            raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}", field="limit")
+        if self.offset < 0:
+            raise InvalidInput("offset must not be negative", field="offset")
+
+
 class Records(Service):
     def show(self, patient_id: int) -> PatientRecord:
         """The patient, every session, every planned text and every message sent."""
         with UnitOfWork(self.database) as uow:
             return patient_record(uow.db, get_patient(uow.db, patient_id))
 
-    def patients(self, status: str | None = None) -> list[PatientView]:
-        wanted = patient_filter(status)
+    def patients(
+        self, status: str | None = None, search: str = "", paging: Paging | None = None
+    ) -> list[PatientView]:
+        """Patients by id, filtered by status and a search (name, record number or phone);
+        every one, or the page `paging` asks for."""
+        return self.patient_list(status, search, paging)[0]
+
+    def patient_list(
+        self, status: str | None = None, search: str = "", paging: Paging | None = None
+    ) -> tuple[list[PatientView], int]:
+        """As `patients`, with how many match in all."""
+        where = (
+            matching_status(patient_filter(status)),
+            matching_search(search, self.settings.default_phone_region),
+        )
+        query = select(Patient).where(*where).order_by(Patient.id)
+        if paging is not None:
+            query = query.limit(paging.limit).offset(paging.offset)
         with UnitOfWork(self.database) as uow:
-            rows = uow.db.scalars(select(Patient).where(matching_status(wanted)).order_by(Patient.id))
-            return [PatientView.of(p) for p in rows]
+            rows = [PatientView.of(p) for p in uow.db.scalars(query)]
+            total = (
+                len(rows)
+                if paging is None
+                else uow.db.scalar(select(func.count()).select_from(Patient).where(*where))
+            )
+            return rows, total or 0

@@ -51,6 +51,7 @@ class PatientView(Result):
     phone_invalid: bool = Field(description="The carrier reported that the number cannot take texts.")
     attention: Attention | None = Field(description="Why staff need to act, or null.")
     language: Language = Field(description="The language of the patient's texts.")
+    external_id: str | None = Field(description="The clinic's record number (from its EHR), or null.")
 
     @classmethod
     def of(cls, patient: Patient) -> PatientView:
@@ -66,6 +67,7 @@ class PatientView(Result):
             opted_out=patient.opted_out_at is not None,
             phone_invalid=patient.phone_invalid_at is not None,
             language=patient.language,
+            external_id=patient.external_id,
             attention=patient.attention,
         )
 

@@ -59,6 +59,7 @@ class SessionEntry:
     can_cancel: bool
     can_record_outcome: bool
     texts: list[TextEntry]
+    can_restore: bool = False
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class LogEntry:
     status: str
     body: str
     error_code: int | None = None
+    answer_to: int | None = None  # the reply an automatic answer went back to
 
 
 def texts_by_session(
@@ -134,16 +136,15 @@ def message_log(
         if status is not None:
             replies = replies.where(Reply.intent == status)
         for reply, patient in db.execute(replies.limit(limit)):
-            entries.append(
-                LogEntry(
-                    at=reply.received_at.astimezone(zone(patient.timezone if patient else "UTC")),
-                    direction="in",
-                    patient_id=patient.id if patient else None,
-                    patient_name=patient.name if patient else "(unknown number)",
-                    kind="reply",
-                    status=reply.intent,
-                    body=reply.body,
+            at = reply.received_at.astimezone(zone(patient.timezone if patient else "UTC"))
+            who = (patient.id if patient else None, patient.name if patient else "(unknown number)")
+            entries.append(LogEntry(at, "in", *who, kind="reply", status=reply.intent, body=reply.body))
+            if reply.auto_reply and show != "replies":
+                # The service's own answer, sent back in the same exchange (no delivery report).
+                answer = LogEntry(
+                    at, "out", *who, "automatic answer", "answered", reply.auto_reply, None, reply.id
                 )
-            )
-    entries.sort(key=lambda e: e.at, reverse=True)
+                entries.append(answer)
+    # Newest first; an automatic answer above the reply it answered.
+    entries.sort(key=lambda e: (e.at, e.answer_to is not None), reverse=True)
     return entries[:limit] if limit is not None else entries

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -31,6 +31,7 @@ from scheduler.errors import InvalidInput, NotFound
 from scheduler.services.audit import audit
 from scheduler.services.base import Service
 from scheduler.services.timeline import session_label
+from scheduler.services.week import WeekSession, without_outcome
 from scheduler.store.models import Appointment, HandledItem, Patient, Reminder, Reply
 from scheduler.store.uow import UnitOfWork
 
@@ -78,10 +79,11 @@ class Today:
     day: date  # the clinic's
     sessions: list[TodaySession]
     sections: list[Section]
+    without_outcome: list[WeekSession] = field(default_factory=list)  # over, attended or missed?
 
     @property
     def open_items(self) -> int:
-        return sum(len(s.items) for s in self.sections)
+        return sum(len(s.items) for s in self.sections) + len(self.without_outcome)
 
 
 class TodayList(Service):
@@ -135,7 +137,8 @@ class TodayList(Service):
                     "replies", "Replies for staff", "No replies waiting.", _replies(db, changed_patients)
                 ),
             ]
-        return Today(today, sessions, sections)
+            unrecorded = without_outcome(db, now)
+        return Today(today, sessions, sections, unrecorded)
 
     def mark_handled(self, item: str) -> int | None:
         """Record that the signed-in user dealt with `item`; returns its patient's id (None for a

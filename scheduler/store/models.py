@@ -67,6 +67,8 @@ class Patient(Base):
     language: Mapped[Language] = mapped_column(
         EnumText(Language, 8), default=Language.EN, server_default=Language.EN.value
     )
+    # The clinic's own record number (from its EHR), unique where given.
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

@@ -21,16 +21,27 @@ so a client can point at what was wrong; nothing is written when a request fails
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Annotated, TypeVar
+from collections.abc import Callable
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, Security
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import APIRouter, Depends, Query, Request, Response
 
-from scheduler.errors import Conflict, InvalidInput, NotFound
 from scheduler.services import Clinic, EnrolRequest
 from scheduler.services.records import PatientFilter
 from scheduler.services.results import PatientDetail, PatientRecord, PatientView
+from scheduler.web import api_corrections
+from scheduler.web.api_common import (
+    CONFLICT,
+    INVALID,
+    NOT_FOUND,
+    PREFIX,
+    AppointmentId,
+    Client,
+    PatientId,
+    authenticated,
+    call,
+    clinic_for,
+)
 from scheduler.web.api_models import (
     EnrolBody,
     ErrorList,
@@ -40,81 +51,6 @@ from scheduler.web.api_models import (
     PhoneBody,
     RescheduleBody,
 )
-from scheduler.web.security import api_client
-
-T = TypeVar("T")
-Loc = tuple[str, ...]
-
-PREFIX = "/api/v1"
-
-# Documents the scheme in /openapi.json; `api_client` does the checking (auto_error=False so a
-# missing header gets the same 401 as a wrong token).
-bearer = HTTPBearer(
-    auto_error=False,
-    scheme_name="bearerToken",
-    description="A token from `reminders tokens add NAME`, sent as `Authorization: Bearer <token>`.",
-)
-
-
-def authenticated(
-    request: Request,
-    _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
-) -> str:
-    """The name of the caller's API token; 401 otherwise."""
-    return api_client(request)
-
-
-Client = Annotated[str, Depends(authenticated)]
-# Ids are 32-bit integers in the database; a larger number cannot name a record (and would not fit).
-MAX_ID = 2**31 - 1
-PatientId = Annotated[int, Path(description="The patient's id.", ge=1, le=MAX_ID)]
-AppointmentId = Annotated[int, Path(description="The session's id (`appointments[].id`).", ge=1, le=MAX_ID)]
-
-_NOT_FOUND = {"model": ErrorList, "description": "No patient or session with that id."}
-_CONFLICT = {
-    "model": ErrorList,
-    "description": "The request clashes with what is stored (e.g. a patient or session whose state "
-    "does not allow the change); nothing was written.",
-}
-_INVALID = {
-    "model": ErrorList,
-    "description": "A field is missing, of the wrong type, or refused; `loc` names it. Nothing was written.",
-}
-
-
-def clinic_for(request: Request, client: str) -> Clinic:
-    clinic: Clinic = request.app.state.app.clinic(f"api:{client}")
-    return clinic
-
-
-def _error(status: int, loc: Loc, exc: InvalidInput, kind: str) -> HTTPException:
-    existing = exc.existing if isinstance(exc, Conflict) else None
-    # A clash with a patient points at them, so that a client retrying an enrolment can carry on.
-    headers = None if existing is None else {"Location": f"{PREFIX}/patients/{existing}"}
-    return HTTPException(
-        status_code=status, detail=[{"loc": list(loc), "msg": str(exc), "type": kind}], headers=headers
-    )
-
-
-def call(operation: Callable[[], T], *, target: Loc, fields: Mapping[str, Loc] | None = None) -> T:
-    """Run a service operation, turning its errors into 404, 409 or 422 answers.
-
-    `target` is where a problem without a field points: the path parameter naming the record.
-    `fields` maps the service's field names onto request locations (default `("body", field)`).
-    """
-    try:
-        return operation()
-    except NotFound as exc:
-        raise _error(404, target, exc, "not_found") from None
-    except InvalidInput as exc:
-        loc = target if exc.field is None else (fields or {}).get(exc.field, ("body", exc.field))
-        if isinstance(exc, Conflict) or exc.field is None:
-            raise _error(409, loc, exc, "conflict") from None
-        detail = [
-            {"loc": list((fields or {}).get(name, ("body", name))), "msg": message, "type": "value_error"}
-            for name, message in exc.problems.items()
-        ]
-        raise HTTPException(status_code=422, detail=detail) from None
 
 
 def api_router() -> APIRouter:
@@ -142,9 +78,13 @@ def api_router() -> APIRouter:
             PatientFilter | None,
             Query(description="Only patients with this status; `attention`: those staff need to act on."),
         ] = None,
+        q: Annotated[
+            str,
+            Query(max_length=100, description="A name, a record number, or a phone number typed any way."),
+        ] = "",
     ) -> list[PatientView]:
         clinic = clinic_for(request, client)
-        return call(lambda: clinic.patients(status), target=("query", "status"))
+        return call(lambda: clinic.patients(status, q), target=("query", "status"))
 
     @router.post(
         "/patients",
@@ -159,7 +99,7 @@ def api_router() -> APIRouter:
                 "description": 'A patient in care already has this phone number (`loc` `["body", "phone"]`); '
                 "the message names them and `Location` points at them.",
             },
-            422: _INVALID,
+            422: INVALID,
         },
         description="Enrol a patient and plan their whole course, as `reminders enrol --json` does; "
         "answers with the patient, every session and every planned text, and a `Location` header.",
@@ -175,6 +115,7 @@ def api_router() -> APIRouter:
             consent=body.consent,
             interval_days=body.interval_days,
             language=body.language,
+            external_id=body.external_id or "",
         )
         detail = call(
             lambda: clinic.enrol(enrolment), target=("body",), fields={"interval": ("body", "interval_days")}
@@ -188,7 +129,7 @@ def api_router() -> APIRouter:
         summary="Show a patient",
         operation_id="getPatient",
         response_model=PatientRecord,
-        responses={404: _NOT_FOUND},
+        responses={404: NOT_FOUND},
         description="The patient, every session, every planned text and every message sent, as "
         "`reminders show --json` prints them.",
     )
@@ -212,7 +153,7 @@ def api_router() -> APIRouter:
             operation_id=f"{action}Patient",
             name=f"{action}_patient",
             response_model=PatientDetail,
-            responses={404: _NOT_FOUND, 409: _CONFLICT},
+            responses={404: NOT_FOUND, 409: CONFLICT},
             description=description,
         )
 
@@ -240,7 +181,7 @@ def api_router() -> APIRouter:
         summary="Set the touch-up interval",
         operation_id="setInterval",
         response_model=PatientDetail,
-        responses={404: _NOT_FOUND, 409: _CONFLICT, 422: _INVALID},
+        responses={404: NOT_FOUND, 409: CONFLICT, 422: INVALID},
         description="Change the patient's touch-up interval; only the upcoming touch-up moves. "
         "422 for days outside the protocol's limits (or a protocol without touch-ups); 409 for a "
         "discharged patient.",
@@ -257,7 +198,7 @@ def api_router() -> APIRouter:
         summary="Change the mobile number",
         operation_id="changePhone",
         response_model=PatientDetail,
-        responses={404: _NOT_FOUND, 409: _CONFLICT, 422: _INVALID},
+        responses={404: NOT_FOUND, 409: CONFLICT, 422: INVALID},
         description="Give the patient a new number. A number flagged invalid is cleared and texts "
         "cancelled because of it come back. 422 for a number that cannot take texts; 409 if a patient "
         "in care already has it, or the patient has been discharged.",
@@ -276,7 +217,7 @@ def api_router() -> APIRouter:
         summary="Move a session",
         operation_id="rescheduleAppointment",
         response_model=PatientDetail,
-        responses={404: _NOT_FOUND, 409: _CONFLICT, 422: _INVALID},
+        responses={404: NOT_FOUND, 409: CONFLICT, 422: INVALID},
         description="Move a session to a new local time; its old texts are cancelled and new ones "
         "planned. Rescheduling a missed session lifts the patient's hold. 422 for a malformed or "
         "past time; 409 if the patient already has a session that day, the session is attended or "
@@ -294,7 +235,7 @@ def api_router() -> APIRouter:
         summary="Cancel a session",
         operation_id="cancelAppointment",
         response_model=PatientDetail,
-        responses={404: _NOT_FOUND, 409: _CONFLICT},
+        responses={404: NOT_FOUND, 409: CONFLICT},
         description="Cancel a scheduled or confirmed session and its texts; cancelling the upcoming "
         "touch-up books the one after. 409 for a session that is not scheduled or confirmed.",
     )
@@ -308,7 +249,7 @@ def api_router() -> APIRouter:
         summary="Record whether the patient came",
         operation_id="recordOutcome",
         response_model=PatientDetail,
-        responses={404: _NOT_FOUND, 409: _CONFLICT, 422: _INVALID},
+        responses={404: NOT_FOUND, 409: CONFLICT, 422: INVALID},
         description="`attended` books the next touch-up; `missed` puts the patient on hold until "
         "staff reschedule the session or resume the patient. 409 for a session that has not "
         "started yet or was cancelled.",
@@ -319,4 +260,5 @@ def api_router() -> APIRouter:
         clinic = clinic_for(request, client)
         return call(lambda: clinic.outcome(appointment_id, body.outcome), target=("path", "appointment_id"))
 
+    api_corrections.routes(router)
     return router

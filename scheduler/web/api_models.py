@@ -68,6 +68,11 @@ class EnrolBody(BaseModel):
         description="Touch-up interval in days, within the protocol's limits (default: the protocol's).",
     )
     language: Language = Field(default=Language.EN, description="The language of the patient's texts.")
+    external_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The clinic's record number (from its EHR), unique among patients; optional.",
+    )
 
 
 class RescheduleBody(BaseModel):
@@ -117,3 +122,38 @@ class ErrorList(BaseModel):
 
 class ErrorMessage(BaseModel):
     detail: str = Field(examples=["a valid API token is required (Authorization: Bearer <token>)"])
+
+
+class EditBody(BaseModel):
+    """The fields to change; those left out stay as they are."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {"timezone": "America/Chicago"},
+                {"protocol": "touch-up-only", "from": "2026-05-04 10:00"},
+            ]
+        },
+    )
+
+    name: Text | None = Field(default=None, description="The patient's name as staff should see it.")
+    timezone: Text | None = Field(
+        default=None, description="The right IANA zone; sessions keep their local times."
+    )
+    consent: Text | None = Field(default=None, description="How the patient agreed to texts.")
+    external_id: str | None = Field(
+        default=None, max_length=64, description="The clinic's record number; an empty string clears it."
+    )
+    language: Language | None = Field(default=None, description="The language of the patient's texts.")
+    protocol: Text | None = Field(default=None, description="A new protocol; needs `from`.")
+    start: Text | None = Field(
+        default=None, alias="from", description=f"When the new protocol's course begins: {LOCAL_TIME}."
+    )
+
+
+class AddSessionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"when": "2026-03-12 15:30"}]})
+
+    when: Text = Field(description=f"The new session's start: {LOCAL_TIME}; in the future, within a year.")

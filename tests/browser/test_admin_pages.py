@@ -97,7 +97,7 @@ def test_enrol_a_patient_and_move_a_session(page: Page, server: Server, screensh
 
     # The patient list finds her by the last digits of her number.
     page.get_by_role("link", name="Patients").click()
-    page.get_by_label("Name or last digits of the number").fill("0123")
+    page.get_by_label("Name, record number or phone number").fill("0123")
     page.get_by_role("button", name="Search").click()
     expect(page.locator("table")).to_contain_text("Ana Lima")
     expect(page.locator("table")).not_to_contain_text("Bo Chen")

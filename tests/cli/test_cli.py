@@ -408,6 +408,25 @@ def test_import_rejects_a_file_whose_header_lacks_a_column(
 
 
 @SQLITE_ONLY
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ("name,phone,timezone,first,consent\nJosé Núñez,+12015550124,UTC,2030-01-07 10:00,f".encode("cp1252"),
+         'the file is not UTF-8 text: in the spreadsheet, save it as "CSV UTF-8" and try again'),
+        (b"", "the file is empty"),
+    ],
+    ids=["windows-1252", "empty"],
+)  # fmt: skip
+def test_import_of_a_file_it_cannot_read_says_what_to_do(
+    reminders: Reminders, database_url: str, tmp_path: Path, data: bytes, message: str
+) -> None:
+    path = tmp_path / "patients.csv"
+    path.write_bytes(data)
+    assert reminders("import", str(path)).assert_rejected() == f"error: {message}"
+    assert row_counts(database_url)["patients"] == 0
+
+
+@SQLITE_ONLY
 def test_import_rejects_two_rows_with_the_same_number(
     reminders: Reminders, database_url: str, tmp_path: Path
 ) -> None:
@@ -772,6 +791,10 @@ def test_the_cli_offers_every_command_the_design_lists() -> None:
         ("worker",),
         ("serve",),
         ("preview",),
+        ("edit",),
+        ("add-session",),
+        ("restore",),
+        ("templates",),
         *(("users", verb) for verb in ("add", "list", "disable", "enable", "passwd")),
         *(("tokens", verb) for verb in ("add", "list", "revoke")),
     }

@@ -373,6 +373,71 @@ def test_csv_import_takes_an_optional_language_column(clinic: Clinic, app: App) 
     assert [clinic.show(i).patient.language for i in report.patient_ids] == ["es", "en"]
 
 
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("", "the file is empty"),
+        ("  \n\n", "the file is empty"),
+        ("name,phone,timezone,protocol,first,consent\n", "the file has a header line but no patients"),
+        ("nombre;telefono\nAna;2015550123\n", "missing column(s): name, phone, timezone, first, consent"),
+        ("name phone timezone\nAna\n", "separate the columns with commas or semicolons"),
+    ],
+    ids=["empty", "blank-lines", "header-only", "other-columns", "one-column"],
+)
+def test_a_csv_file_that_cannot_be_imported_says_why(
+    clinic: Clinic, app: App, text: str, problem: str
+) -> None:
+    report = clinic.import_csv(text)
+    assert not report.ok
+    assert problem in str(report.problem)
+    assert report.errors == []
+    assert counts(app)["patients"] == 0
+
+
+def test_csv_import_reads_a_spreadsheets_semicolons_and_byte_order_mark(clinic: Clinic, app: App) -> None:
+    text = (
+        "\ufeffName;Phone;Timezone;Protocol;First;Consent;External ID\n"
+        f"A One;(201) 555-0131;America/New_York;;{FIRST};form;MRN-1\n"
+        ";;;;;;\n"  # a row of empty cells a spreadsheet left behind
+        f"B Two;(201) 555-0132;America/New_York;esk-trd;{FIRST};form;MRN-2\n"
+    )
+    report = clinic.import_csv(text)
+    assert report.ok, report
+    shown = [clinic.show(i).patient for i in report.patient_ids]
+    assert [(p.protocol, p.external_id) for p in shown] == [("iv-6x-mwf", "MRN-1"), ("esk-trd", "MRN-2")]
+
+
+def test_csv_import_checks_record_numbers_in_the_file_and_in_the_database(clinic: Clinic, app: App) -> None:
+    clinic.enrol(request(external_id="MRN-7"))
+    text = (
+        "name,phone,timezone,protocol,first,consent,external_id\n"
+        f"A One,+12015550131,America/New_York,iv-6x-mwf,{FIRST},form,MRN-1\n"
+        f"B Two,+12015550132,America/New_York,iv-6x-mwf,{FIRST},form,MRN-1\n"
+        f"C Three,+12015550133,America/New_York,iv-6x-mwf,{FIRST},form,MRN-7\n"
+        f"D Four,+12015550134,America/New_York,iv-6x-mwf,{FIRST},form\n"
+    )
+    report = clinic.import_csv(text)
+    assert [(e.line, e.message) for e in report.errors] == [
+        (3, "same record number as line 2"),
+        (4, "another patient already has this record number"),
+        (5, "expected 7 columns, found 6"),
+    ]
+    assert counts(app)["patients"] == 1
+
+
+def test_a_record_number_belongs_to_one_patient(clinic: Clinic) -> None:
+    first = clinic.enrol(request(external_id=" MRN-7 "))
+    assert first.patient.external_id == "MRN-7"
+    with pytest.raises(
+        Conflict, match=f"another patient has this record number \\(patient {first.patient.id}\\)"
+    ) as info:
+        clinic.enrol(request(phone="(201) 555-0124", external_id="MRN-7"))
+    assert info.value.existing == first.patient.id
+    assert clinic.enrol(request(phone="(201) 555-0125")).patient.external_id is None
+    with pytest.raises(InvalidInput, match="record number must be at most 64"):
+        clinic.enrol(request(phone="(201) 555-0126", external_id="x" * 65))
+
+
 def test_csv_import_checks_numbers_already_in_care(clinic: Clinic, app: App) -> None:
     clinic.enrol(request())
     text = f"name,phone,timezone,protocol,first,consent\nX,+12015550123,UTC,iv-6x-mwf,{FIRST},f\n"

@@ -69,6 +69,9 @@ GOOD_BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("POST", "/api/v1/appointments/{appointment_id}/reschedule"): {"when": "2026-03-10 15:30"},
     ("POST", "/api/v1/appointments/{appointment_id}/cancel"): None,
     ("POST", "/api/v1/appointments/{appointment_id}/outcome"): {"outcome": "missed"},
+    ("PATCH", "/api/v1/patients/{patient_id}"): {"external_id": "MRN-1"},
+    ("POST", "/api/v1/patients/{patient_id}/sessions"): {"when": "2026-03-10 15:30"},
+    ("POST", "/api/v1/appointments/{appointment_id}/restore"): None,
 }
 ROUTES_WITH_IDS = [route for route in API_ROUTES if "{" in route[1]]
 
@@ -447,7 +450,7 @@ def test_a_session_is_rescheduled_and_its_texts_replanned(app: App, api: TestCli
         ("2026-03-02 10:00", 422, ["body", "when"]),  # in the past
         ("tomorrow", 422, ["body", "when"]),
         ("2026-13-01 10:00", 422, ["body", "when"]),
-        ("2026-03-11 15:00", 409, ["path", "appointment_id"]),  # the second session is that day
+        ("2026-03-11 15:00", 409, ["body", "when"]),  # the second session is that day
     ],
     ids=["past", "malformed", "no-such-month", "day-with-a-session"],
 )
@@ -634,3 +637,53 @@ def test_a_new_number_is_taken_and_a_bad_one_is_422(app: App, api: TestClient) -
     bad = api.put(f"/api/v1/patients/{patient_id}/phone", json={"phone": "12345"})
     assert bad.status_code == 422
     assert bad.json()["detail"][0]["loc"] == ["body", "phone"]
+
+
+# -- corrections ------------------------------------------------------------------------------------
+
+
+def test_a_patient_is_corrected_with_patch_and_only_the_fields_sent_change(api: TestClient) -> None:
+    created = api.post("/api/v1/patients", json=ENROL).json()
+    pid = created["patient"]["id"]
+    edited = api.patch(
+        f"/api/v1/patients/{pid}", json={"external_id": "MRN-77", "timezone": "America/Chicago"}
+    )
+    assert edited.status_code == 200, edited.text
+    patient = edited.json()["patient"]
+    assert (patient["external_id"], patient["timezone"], patient["name"]) == (
+        "MRN-77",
+        "America/Chicago",
+        ENROL["name"],
+    )
+    assert [a["local_start"][:16] for a in edited.json()["appointments"]] == [
+        a["local_start"][:16] for a in created["appointments"]
+    ]
+    found = api.get("/api/v1/patients", params={"q": "mrn-77"}).json()
+    assert [p["id"] for p in found] == [pid]
+
+
+def test_a_bad_correction_names_every_field_and_writes_nothing(app: App, api: TestClient) -> None:
+    pid = api.post("/api/v1/patients", json=ENROL).json()["patient"]["id"]
+    before = state(app)
+    answer = api.patch(
+        f"/api/v1/patients/{pid}", json={"timezone": "EST", "protocol": "esk-trd", "language": "fr"}
+    )
+    assert answer.status_code == 422
+    assert {tuple(e["loc"]) for e in answer.json()["detail"]} >= {("body", "language")}
+    answer = api.patch(f"/api/v1/patients/{pid}", json={"timezone": "EST", "protocol": "esk-trd"})
+    assert {tuple(e["loc"]) for e in answer.json()["detail"]} == {("body", "timezone"), ("body", "from")}
+    assert state(app) == before
+
+
+def test_a_session_is_added_and_a_cancelled_one_restored(api: TestClient) -> None:
+    created = api.post("/api/v1/patients", json=ENROL).json()
+    pid, third = created["patient"]["id"], created["appointments"][2]["id"]
+    added = api.post(f"/api/v1/patients/{pid}/sessions", json={"when": "2026-03-10T15:00:00-04:00"})
+    assert added.status_code == 201, added.text
+    assert len(added.json()["appointments"]) == len(created["appointments"]) + 1
+    assert api.post(f"/api/v1/appointments/{third}/cancel").status_code == 200
+    restored = api.post(f"/api/v1/appointments/{third}/restore")
+    assert restored.status_code == 200
+    assert next(a for a in restored.json()["appointments"] if a["id"] == third)["status"] == "scheduled"
+    again = api.post(f"/api/v1/appointments/{third}/restore")
+    assert again.status_code == 409

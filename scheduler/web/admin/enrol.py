@@ -29,7 +29,9 @@ COMMON_ZONES = (
     "Europe/London",
     "UTC",
 )
-ENROL_FIELDS = ("name", "phone", "timezone", "protocol", "first", "consent", "interval", "language")
+ENROL_FIELDS = (
+    "name", "phone", "timezone", "protocol", "first", "consent", "interval", "language", "external_id"
+)  # fmt: skip
 LANGUAGES = (("en", "English"), ("es", "Spanish (español)"))
 
 
@@ -107,4 +109,5 @@ def _request(values: dict[str, str]) -> EnrolRequest:
         consent=values["consent"],
         interval_days=values["interval"],
         language=values["language"],
+        external_id=values["external_id"],
     )

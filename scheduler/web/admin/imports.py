@@ -7,7 +7,9 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
+from scheduler.errors import InvalidInput
 from scheduler.services import ImportReport
+from scheduler.services.csv_file import decode
 from scheduler.web.admin.common import PostedForm, Staff, clinic_of, field, see
 from scheduler.web.pages import flash, page
 from scheduler.web.protection import CSV_IMPORT_BYTES
@@ -28,21 +30,20 @@ def routes(router: APIRouter) -> None:
     async def import_csv(request: Request, user: Staff, form: PostedForm) -> Response:
         dry_run = field(form, "dry_run") == "yes"
         text, problem = await _csv_text(form)
-        report = ImportReport()
+        report = ImportReport(problem=problem)
         if problem is None:
             report = await run_in_threadpool(clinic_of(request, user).import_csv, text, dry_run=dry_run)
-        if problem is None and report.ok and not dry_run:
+        if report.ok and not dry_run:
             flash(request, f"Imported {len(report.patient_ids)} patient(s); their courses are planned.")
             return see("/patients")
         return page(
             request,
             "import.html",
             user,
-            status_code=200 if problem is None and report.ok else 400,
+            status_code=200 if report.ok else 400,
             title="Import",
             nav="import",
             report=report,
-            problem=problem,
             dry_run=dry_run,
             max_mb=MAX_CSV_MB,
         )
@@ -56,9 +57,9 @@ async def _csv_text(form: FormData) -> tuple[str, str | None]:
         if len(data) > MAX_CSV_BYTES:
             return "", f"the file is larger than {MAX_CSV_MB} MB"
         try:
-            return data.decode("utf-8-sig"), None
-        except UnicodeDecodeError:
-            return "", "the file is not UTF-8 text; save it as CSV (UTF-8)"
+            return decode(data), None
+        except InvalidInput as exc:
+            return "", str(exc)
     pasted = field(form, "text", MAX_CSV_BYTES)
     if not pasted.strip():
         return "", "choose a CSV file or paste its contents"

@@ -10,19 +10,25 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from scheduler.errors import InvalidInput, NotFound
 from scheduler.services import Clinic
 from scheduler.services.accounts import StaffUser
-from scheduler.services.records import PatientFilter
-from scheduler.web.admin.common import PostedForm, Staff, act, clinic_of, desk_of, field
+from scheduler.services.patient_pages import PatientList
+from scheduler.services.records import Paging, PatientFilter
+from scheduler.web.admin.common import PostedForm, Staff, act, clinic_of, desk_of, field, safe_next
 from scheduler.web.pages import page
+
+PAGE = 50  # patients a list page shows
 
 
 def routes(router: APIRouter) -> None:
     @router.get("/patients", response_class=HTMLResponse)
-    def patients(request: Request, user: Staff, q: str = "", status: str = "") -> Response:
+    def patients(request: Request, user: Staff, q: str = "", status: str = "", offset: int = 0) -> Response:
         error = None
+        found = PatientList([], 0, 0, PAGE)
         try:
-            rows = desk_of(request, user).find_patients(q[:100], status or None)
+            found = desk_of(request, user).find_patients(
+                q[:100], status or None, Paging(PAGE, max(offset, 0))
+            )
         except InvalidInput as exc:
-            rows, error = [], str(exc)
+            error = str(exc)
         return page(
             request,
             "patients.html",
@@ -30,7 +36,7 @@ def routes(router: APIRouter) -> None:
             status_code=400 if error else 200,
             title="Patients",
             nav="patients",
-            rows=rows,
+            found=found,
             q=q[:100],
             status=status,
             statuses=tuple(PatientFilter),
@@ -46,10 +52,15 @@ def routes(router: APIRouter) -> None:
         return page(request, "patient.html", user, title=f"Patient {shown.id}", nav="patients", p=shown)
 
     def patient_action(
-        request: Request, user: StaffUser, patient_id: int, done: str, action: Callable[[Clinic], object]
+        request: Request,
+        user: StaffUser,
+        patient_id: int,
+        done: str,
+        action: Callable[[Clinic], object],
+        back_to: str = "",
     ) -> RedirectResponse:
         clinic = clinic_of(request, user)
-        return act(request, f"/patients/{patient_id}", done, lambda: action(clinic))
+        return act(request, back_to or f"/patients/{patient_id}", done, lambda: action(clinic))
 
     @router.post("/patients/{patient_id}/pause")
     def pause(request: Request, user: Staff, form: PostedForm, patient_id: int) -> Response:
@@ -92,6 +103,7 @@ def routes(router: APIRouter) -> None:
         appointment_id: int,
         done: str,
         action: Callable[[Clinic], object],
+        back_to: str = "",
     ) -> RedirectResponse:
         desk = desk_of(request, user)
 
@@ -101,7 +113,7 @@ def routes(router: APIRouter) -> None:
                 raise NotFound(f"patient {patient_id} has no session with id {appointment_id}")
             return action(clinic)
 
-        return patient_action(request, user, patient_id, done, checked)
+        return patient_action(request, user, patient_id, done, checked, back_to)
 
     @router.post("/patients/{patient_id}/sessions/{appointment_id}/reschedule")
     def reschedule(
@@ -128,6 +140,13 @@ def routes(router: APIRouter) -> None:
     ) -> Response:
         result = field(form, "outcome", 20)
         done = f"Recorded as {result}; texts re-planned."
+        back_to = safe_next(field(form, "next")) if field(form, "next") else ""
         return session_action(
-            request, user, patient_id, appointment_id, done, lambda c: c.outcome(appointment_id, result)
+            request,
+            user,
+            patient_id,
+            appointment_id,
+            done,
+            lambda c: c.outcome(appointment_id, result),
+            back_to,
         )
