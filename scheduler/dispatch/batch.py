@@ -3,95 +3,128 @@
 1. In one transaction: lock the texts this worker holds, judge each by the send-time gates, lay
    out each patient's texts as messages (`compose`), and write an attempt row (`submitting`) for
    each message. Texts an earlier, interrupted attempt left in doubt are set aside to be looked
-   up first.
-2. With no transaction open: send on the thread pool, one patient's messages in order on one
-   thread.
+   up first. The texts are read and written with Core statements (`store.held`).
+2. With no transaction open for them: send on the thread pool, one patient's messages in order on
+   one thread.
 3. In one transaction: record each result on the texts the message carried, only where this
-   worker still holds them (the attempt rows are updated regardless: they happened).
+   worker still holds them (`record`).
+
+A drain overlaps batches (`Flight`): while one batch's messages are being sent, the main thread
+claims and prepares the next (each step committed before any of its texts is sent), and records
+the previous one while the next is on the wire. A batch is sent only once the one before it has
+been sent in full, so one patient's messages still go out in order, and a refusal (an opt-out, a
+bad number) withdraws that patient's messages in the next batch as it does within a batch.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from scheduler.dispatch.compose import Composer
 from scheduler.dispatch.context import Counts, SendContext
 from scheduler.dispatch.reconcile import settle_interrupted
+from scheduler.dispatch.record import Prepared, Recorder, SendResult
 from scheduler.domain.gates import Defer, Expire, SendFacts, Skip, decide
-from scheduler.domain.outcomes import Stage, judge_failure
 from scheduler.domain.plan import is_current, notice_of, reminder_key
-from scheduler.domain.states import MessageStatus, Reason, ReminderKind, ReminderStatus
+from scheduler.domain.states import Reason, ReminderKind, ReminderStatus
 from scheduler.domain.timeutil import zone
 from scheduler.errors import Failure, SmsSendError
-from scheduler.services.delivery import settle
-from scheduler.services.outcomes import apply_verdict
-from scheduler.services.planning import Planner
-from scheduler.sms import MAX_VALIDITY_PERIOD_SECONDS, OutgoingSms, SendReceipt, mask_phone
-from scheduler.store.models import Appointment, Message, Patient, Reminder
-from scheduler.store.outbox import held_batch, held_with_patients, interrupted_attempts, record_sent, release
-from scheduler.store.status import advance_message
+from scheduler.sms import MAX_VALIDITY_PERIOD_SECONDS, OutgoingSms
+from scheduler.store.held import HeldTexts, insert_messages
+from scheduler.store.models import Appointment, Patient, Reminder
+from scheduler.store.outbox import interrupted_attempts, release
 from scheduler.store.uow import UnitOfWork
 
 log = logging.getLogger("scheduler.dispatch")
 
-_COUNTED_AS = {
-    ReminderStatus.PENDING: "retry",
-    ReminderStatus.UNKNOWN: "unknown",
-    ReminderStatus.EXPIRED: "expired",
-}
 
+@dataclass
+class Flight:
+    """A batch on its way: prepared and committed, its sends submitted to the pool."""
 
-@dataclass(frozen=True)
-class Prepared:
-    message_id: int
-    patient_id: int
-    reminder_ids: list[int]  # the texts it carries, the first leading
-    sms: OutgoingSms
-
-
-@dataclass(frozen=True)
-class SendResult:
-    """What became of one prepared message: a receipt, an error, or withdrawn unsent: because the
-    worker is stopping (the texts wait for the next tick), or why they will not go."""
-
-    prepared: Prepared
-    receipt: SendReceipt | None = None
-    error: SmsSendError | None = None
-    stopping: bool = False
-    withdrawn: Reason | None = None
+    sends: Future[list[SendResult]] | None = None
+    in_doubt: list[list[int]] = field(default_factory=list)
+    size: int = 0
 
 
 class BatchPipeline:
     def __init__(self, ctx: SendContext, pool: ThreadPoolExecutor) -> None:
         self.ctx = ctx
         self.pool = pool
-        self.planner = Planner(ctx.settings, ctx.protocols)
         self.composer = Composer(ctx)
+        self.recorder = Recorder(ctx)
+        # Sends a batch, patient group by patient group, and waits for them: on its own thread,
+        # so that the main thread is free to prepare the next batch meanwhile.
+        self._feeder = ThreadPoolExecutor(1, thread_name_prefix="feed")
 
     def run(self, reminder_ids: list[int], counts: Counts) -> None:
         """Gate, send and record one claimed batch."""
+        self.finish(self.launch(reminder_ids, counts), counts)
+
+    def launch(self, reminder_ids: list[int], counts: Counts, after: Flight | None = None) -> Flight:
+        """Prepare a claimed batch (committed) and start sending it once `after` (the batch before,
+        if any) has been sent. Then record `after`, while this batch is on the wire."""
         try:
             prepared, in_doubt = self._prepare(reminder_ids, counts)
-            # One patient's messages go out one after another, in order: the welcome first, and
-            # a refusal (an opt-out, a bad number) is seen before their next one is tried.
-            by_patient: dict[int, list[Prepared]] = {}
-            for item in prepared:
-                by_patient.setdefault(item.patient_id, []).append(item)
-            results = [r for group in self.pool.map(self._send_group, by_patient.values()) for r in group]
-            self._record(results, counts)
         except Exception:
             # The claims' lease runs out and another tick takes the texts again, looking up at the
             # provider any attempt that may have gone out.
             log.exception("a dispatch batch failed unexpectedly")
-            return
-        for group in in_doubt:
+            prepared, in_doubt = [], []
+        earlier = self._sent(after) if after is not None else []
+        refused = _refusals(earlier)
+        if after is not None and (after.in_doubt or any(r.receipt is None for r in earlier)):
+            # A refusal may halt sending or change a patient, and texts in doubt go before the
+            # next batch as they did: record and settle those first.
+            self._record(earlier, counts)
+            earlier = []
+            self._run_in_doubt_groups(after.in_doubt, counts)
+        flight = Flight(in_doubt=in_doubt, size=len(prepared))
+        if prepared:
+            flight.sends = self._feeder.submit(self._send_batch, prepared, refused)
+        self._record(earlier, counts)
+        return flight
+
+    def finish(self, flight: Flight, counts: Counts) -> None:
+        """Wait for a batch's sends and record them."""
+        self._record(self._sent(flight), counts)
+        self._run_in_doubt_groups(flight.in_doubt, counts)
+
+    def close(self) -> None:
+        self._feeder.shutdown(wait=True)
+
+    def _sent(self, flight: Flight) -> list[SendResult]:
+        if flight.sends is None:
+            return []
+        try:
+            return flight.sends.result()
+        except Exception:
+            log.exception("a dispatch batch failed unexpectedly")
+            return []
+
+    def _record(self, results: list[SendResult], counts: Counts) -> None:
+        try:
+            self.recorder.record(results, counts)
+        except Exception:
+            log.exception("a dispatch batch failed unexpectedly")
+
+    def _send_batch(self, prepared: list[Prepared], refused: dict[int, Reason]) -> list[SendResult]:
+        # One patient's messages go out one after another, in order: the welcome first, and
+        # a refusal (an opt-out, a bad number) is seen before their next one is tried.
+        by_patient: dict[int, list[Prepared]] = {}
+        for item in prepared:
+            by_patient.setdefault(item.patient_id, []).append(item)
+        groups = [(group, refused.get(patient_id)) for patient_id, group in by_patient.items()]
+        return [r for done in self.pool.map(lambda g: self._send_group(*g), groups) for r in done]
+
+    def _run_in_doubt_groups(self, groups: list[list[int]], counts: Counts) -> None:
+        for group in groups:
             self._run_in_doubt(group, counts)
 
     def _run_in_doubt(self, reminder_ids: list[int], counts: Counts) -> None:
@@ -100,7 +133,7 @@ class BatchPipeline:
             remaining = settle_interrupted(self.ctx, reminder_ids, counts)
             if remaining:
                 prepared, _ = self._prepare(remaining, counts)
-                self._record([self._send_one(p) for p in prepared], counts)
+                self.recorder.record([self._send_one(p) for p in prepared], counts)
         except Exception:
             log.exception("dispatch of reminders %s failed unexpectedly", reminder_ids)
 
@@ -115,18 +148,17 @@ class BatchPipeline:
         stopping = ctx.holding_back(now)
         with UnitOfWork(ctx.database) as uow:
             db = uow.db
-            rows = held_with_patients(db, reminder_ids, ctx.worker)
-            appointment_ids = {r.appointment_id for r, _ in rows.values() if r.appointment_id is not None}
-            appointments = {
-                a.id: a for a in db.scalars(select(Appointment).where(Appointment.id.in_(appointment_ids)))
-            }
+            held = HeldTexts(db, ctx.worker)
+            rows = held.load(reminder_ids)
+            appointments = held.appointments(r.appointment_id for r in rows.values())
             doubtful = interrupted_attempts(db, rows)
             sendable: dict[int, tuple[Patient, list[Reminder]]] = {}
             in_doubt: dict[int, list[int]] = {}
             for reminder_id in reminder_ids:
                 if reminder_id not in rows:
                     continue  # the claim was lost meanwhile
-                reminder, patient = rows[reminder_id]
+                reminder = rows[reminder_id]
+                patient = held.patients[reminder.patient_id]
                 if stopping:
                     release(reminder, now)
                 elif reminder_id in doubtful:
@@ -139,30 +171,30 @@ class BatchPipeline:
                 message
                 for patient, reminders in sendable.values()
                 for message in self.composer.outgoing(
-                    db, patient, reminders, appointments, now, counts, self._gate
+                    held, patient, reminders, appointments, now, counts, self._gate
                 )
             ]
-            for item in outgoing:
-                db.add(item.message)
-            db.flush()  # the new messages' ids go into their status callback URLs
+            # The new messages' ids go into their status callback URLs.
+            ids = insert_messages(db, [item.message for item in outgoing])
             prepared = []
-            for item in outgoing:
+            for item, message_id in zip(outgoing, ids, strict=True):
                 for reminder in item.reminders:
-                    reminder.message_id = item.message.id
+                    reminder.message_id = message_id
                 deadlines = [r.deadline for r in item.reminders if r.deadline is not None]
                 prepared.append(
                     Prepared(
-                        item.message.id,
+                        message_id,
                         item.message.patient_id or 0,
                         [r.id for r in item.reminders],
                         OutgoingSms(
                             to=item.message.to,
                             body=item.message.body,
-                            status_callback=self._callback_url(item.message.id),
+                            status_callback=self._callback_url(message_id),
                             validity_period_seconds=_validity(min(deadlines, default=None), now),
                         ),
                     )
                 )
+            held.write_back(now)
             uow.commit()
         return prepared, list(in_doubt.values())
 
@@ -211,9 +243,8 @@ class BatchPipeline:
 
     # -- 2. send -------------------------------------------------------------------------------
 
-    def _send_group(self, group: list[Prepared]) -> list[SendResult]:
+    def _send_group(self, group: list[Prepared], refused: Reason | None = None) -> list[SendResult]:
         results: list[SendResult] = []
-        refused: Reason | None = None
         for prepared in group:
             if refused is not None:
                 results.append(SendResult(prepared, withdrawn=refused))
@@ -244,98 +275,19 @@ class BatchPipeline:
             # A refusal or a timeout takes the provider's time too: it counts.
             ctx.latency.observe(time.monotonic() - started)
 
-    # -- 3. record -----------------------------------------------------------------------------
 
-    def _record(self, results: list[SendResult], counts: Counts) -> None:
-        """Record what the provider said, in one transaction, only on the texts this worker still
-        holds (the message rows are updated regardless: they happened)."""
-        if not results:
-            return
-        now = self.ctx.clock.now()
-        with UnitOfWork(self.ctx.database) as uow:
-            db = uow.db
-            messages = {
-                m.id: m
-                for m in db.scalars(
-                    select(Message).where(Message.id.in_([r.prepared.message_id for r in results]))
-                )
-            }
-            held = held_batch(db, [i for r in results for i in r.prepared.reminder_ids], self.ctx.worker)
-            for result in results:
-                carried = [held[i] for i in result.prepared.reminder_ids if i in held]
-                self._record_one(db, result, messages[result.prepared.message_id], carried, now, counts)
-            uow.commit()
-
-    def _record_one(
-        self,
-        db: DbSession,
-        result: SendResult,
-        message: Message,
-        carried: list[Reminder],
-        now: datetime,
-        counts: Counts,
-    ) -> None:
-        prepared = result.prepared
-        if result.receipt is not None:
-            # A status callback may have overtaken this response: never move a status back.
-            advance_message(message, result.receipt.status, now)
-            message.provider_sid = result.receipt.provider_sid
-            if len(carried) < len(prepared.reminder_ids):
-                log.warning("message %s was sent after some of its claims were lost", message.id)
-            for reminder in carried:
-                record_sent(reminder, result.receipt.provider_sid, now)
-            # A delivery report may have arrived before this response: it has the last word.
-            settle(db, self.planner, message, now)
-            counts.add("sent", len(prepared.reminder_ids))
-            log.debug("sent message %s to %s", message.id, mask_phone(prepared.sms.to))
-            return
-        if result.stopping or result.withdrawn is not None:
-            message.status, message.updated_at = MessageStatus.NOT_SENT, now
-            for reminder in carried:
-                if result.withdrawn is None:
-                    release(reminder, now)
-                else:
-                    release(reminder, now, status=ReminderStatus.SKIPPED, reason=result.withdrawn)
-                    counts.add("skipped")
-            return
-        error = result.error
-        assert error is not None
-        message.status = MessageStatus.UNKNOWN if error.failure is Failure.UNKNOWN else MessageStatus.FAILED
-        message.error_code = error.code
-        message.updated_at = now
-        log.warning("message %s to %s: %s", message.id, mask_phone(prepared.sms.to), error)
-        if carried:
-            outcome = self._failed(db, carried, error, now)
-            counts.add(outcome, len(carried))
-
-    def _failed(self, db: DbSession, carried: list[Reminder], error: SmsSendError, now: datetime) -> str:
-        """Judge a refused message once, and give every text it carried that verdict."""
-        ctx, lead = self.ctx, carried[0]
-        deadlines = [r.deadline for r in carried if r.deadline is not None]
-        verdict = judge_failure(
-            error.failure,
-            stage=Stage.SEND,
-            attempts=lead.attempts,
-            delivery_failures=0,
-            deadline=min(deadlines, default=None),
-            now=now,
-            policy=ctx.options.retry,
-            rng=ctx.rng,
-        )
-        patient = db.get(Patient, lead.patient_id)
-        assert patient is not None
-        for reminder in carried:
-            apply_verdict(db, self.planner, reminder, patient, verdict, error.code, now)
-        if verdict.halt:
-            ctx.halt(now)
-            log.critical(
-                "the SMS provider refused our credentials or account settings (code %s); "
-                "sending is halted for %s. Check the TWILIO_* settings.",
-                error.code,
-                ctx.options.config_pause,
-            )
-            return "retry"
-        return _COUNTED_AS.get(verdict.status, "failed")
+def _refusals(results: list[SendResult]) -> dict[int, Reason]:
+    """The patients whose number a send was refused for, and why: their next messages are withdrawn."""
+    refused: dict[int, Reason] = {}
+    for result in results:
+        if result.withdrawn is not None:
+            refused[result.prepared.patient_id] = result.withdrawn
+        failure = result.error.failure if result.error else None
+        if failure is Failure.OPTED_OUT:
+            refused[result.prepared.patient_id] = Reason.OPTED_OUT
+        elif failure is Failure.INVALID_NUMBER:
+            refused[result.prepared.patient_id] = Reason.PHONE_INVALID
+    return refused
 
 
 def _current(reminder: Reminder, appointment: Appointment | None) -> bool:

@@ -29,6 +29,7 @@ from scheduler.domain.states import (
 from scheduler.domain.templates import TextContext, combine, part_name, render
 from scheduler.domain.timeutil import to_local, to_utc
 from scheduler.services.planning import Planner
+from scheduler.store.held import HeldTexts
 from scheduler.store.models import Appointment, Message, Patient, Reminder
 from scheduler.store.outbox import claim_more, release
 
@@ -58,7 +59,7 @@ class Composer:
 
     def outgoing(
         self,
-        db: DbSession,
+        held: HeldTexts,
         patient: Patient,
         sendable: list[Reminder],
         appointments: dict[int, Appointment],
@@ -71,6 +72,7 @@ class Composer:
         course = [r for r in sendable if r.kind != ReminderKind.WELCOME]
         if not course:
             return out
+        db = held.db
         plan = self.planner.context(patient)
         tz = plan.tz
         day = to_local(now, tz).date()
@@ -78,7 +80,7 @@ class Composer:
         tomorrow = to_utc(datetime.combine(day + timedelta(days=1), datetime.min.time()), tz)
         allowed = self.ctx.settings.daily_text_limit - _capped_messages(db, patient.id, day_start, tomorrow)
         if allowed <= 1 and any(r.kind in CAPPED for r in course):
-            course += self._bring_forward(db, patient, tomorrow, appointments, now, counts, gate)
+            course += self._bring_forward(held, patient, tomorrow, appointments, now, counts, gate)
         by_id: dict[Hashable, Reminder] = {r.id: r for r in course}
         asked = _confirm_went_out(db, patient.id)
         parts = [self._part(r, appointments, plan, asked) for r in course]
@@ -140,7 +142,7 @@ class Composer:
 
     def _bring_forward(
         self,
-        db: DbSession,
+        held: HeldTexts,
         patient: Patient,
         before: datetime,
         appointments: dict[int, Appointment],
@@ -149,6 +151,7 @@ class Composer:
         gate: Gate,
     ) -> list[Reminder]:
         """Claim the patient's texts due later today, and keep those that may go now."""
+        db = held.db
         later = db.scalars(
             select(Reminder.id).where(
                 Reminder.patient_id == patient.id,
@@ -163,12 +166,10 @@ class Composer:
         if not claimed:
             return []
         counts.add("claimed", len(claimed))
-        rows = list(db.scalars(select(Reminder).where(Reminder.id.in_(claimed))))
-        missing = {
-            r.appointment_id for r in rows if r.appointment_id and r.appointment_id not in appointments
-        }
-        for appointment in db.scalars(select(Appointment).where(Appointment.id.in_(missing))):
-            appointments[appointment.id] = appointment
+        rows = list(held.load(claimed).values())
+        appointments.update(
+            held.appointments(r.appointment_id for r in rows if r.appointment_id not in appointments)
+        )
         return [r for r in rows if gate(db, r, patient, appointments.get(r.appointment_id or 0), now, counts)]
 
 

@@ -1,7 +1,8 @@
 """The dispatcher: drains due texts batch after batch on a small thread pool, until none are due.
 
 For each batch: claim (committed), gate and record the attempts (committed), send with no
-transaction open, then record the results only where this worker still holds the claims.
+transaction open for those texts, then record the results only where this worker still holds the
+claims. The next batch is claimed and prepared while one is being sent (`batch.Flight`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy.orm import sessionmaker
 
 from scheduler.clock import Clock
 from scheduler.config import Settings
-from scheduler.dispatch.batch import BatchPipeline
+from scheduler.dispatch.batch import BatchPipeline, Flight
 from scheduler.dispatch.context import Counts, DispatchOptions, SendContext
 from scheduler.dispatch.events import EventDelivery
 from scheduler.dispatch.reconcile import reconcile
@@ -66,19 +67,36 @@ class Dispatcher:
         window = budget_seconds if budget_seconds is not None else self.ctx.settings.claim_lease_seconds / 2
         with self._draining:
             first = True
-            while not self.ctx.holding_back(self.ctx.clock.now()):
-                left = window if budget_seconds is None else window - (time.monotonic() - started)
-                size = self.batch_size(left, first=first)
-                if size == 0:
-                    counts.backlog = True
-                    break
-                batch = self.claim(size)
-                if not batch:
-                    break
-                first = False
-                counts.add("claimed", len(batch))
-                self._batches.run(batch, counts)
+            flight: Flight | None = None
+            try:
+                while not self.ctx.holding_back(self.ctx.clock.now()):
+                    if flight is not None and self.ctx.latency.seconds is None:
+                        # Nothing measured yet: see the first round out before sizing the next.
+                        self._batches.finish(flight, counts)
+                        flight = None
+                    left = window if budget_seconds is None else window - (time.monotonic() - started)
+                    size = self.batch_size(left - self._sending_seconds(flight), first=first)
+                    if size == 0:
+                        counts.backlog = True
+                        break
+                    batch = self.claim(size)
+                    if not batch:
+                        break
+                    first = False
+                    counts.add("claimed", len(batch))
+                    # Prepared while the batch before is still being sent, and sent after it.
+                    flight = self._batches.launch(batch, counts, after=flight)
+            finally:
+                if flight is not None:
+                    self._batches.finish(flight, counts)
         return counts
+
+    def _sending_seconds(self, flight: Flight | None) -> float:
+        """How long the batch on the wire may still take: the next one goes out after it."""
+        latency = self.ctx.latency.seconds
+        if flight is None or latency is None:
+            return 0.0
+        return flight.size * latency / self.ctx.options.threads
 
     def batch_size(self, seconds: float, *, first: bool = True) -> int:
         """How many texts to claim to have them sent within `seconds`; 0 when not one more round
@@ -140,4 +158,5 @@ class Dispatcher:
         """Stop, wait for a drain in progress to record its sends, and free the threads."""
         self.stop()
         with self._draining:
+            self._batches.close()
             self._pool.shutdown(wait=True)

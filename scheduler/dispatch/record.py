@@ -1,0 +1,229 @@
+"""Step 3 of a batch: record what the provider said, in one transaction, only on the texts this
+worker still holds (the attempt rows are updated regardless: they happened).
+
+Most results are plain: the provider took the message, nothing overtook the response, and the
+worker still holds every text it carried. Those are written with two statements for the whole
+batch (the messages, then the texts). Anything else (a refusal, a withdrawal, a delivery report
+that arrived before the response, a claim lost meanwhile) goes through the ORM as before: the
+outcome rules, opt-outs and re-planning live there.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session as DbSession
+
+from scheduler.dispatch.context import Counts, SendContext
+from scheduler.domain.outcomes import Stage, judge_failure
+from scheduler.domain.states import MessageStatus, Reason, ReminderStatus
+from scheduler.errors import Failure, SmsSendError
+from scheduler.services.delivery import settle
+from scheduler.services.outcomes import apply_verdict
+from scheduler.services.planning import Planner
+from scheduler.sms import OutgoingSms, SendReceipt, mask_phone
+from scheduler.store.held import MESSAGES, REMINDERS, update_held, update_messages
+from scheduler.store.models import Message, Patient, Reminder
+from scheduler.store.outbox import SENDING, held_batch, record_sent, release
+from scheduler.store.status import RANK, advance_message
+from scheduler.store.uow import UnitOfWork
+
+log = logging.getLogger("scheduler.dispatch")
+
+_COUNTED_AS = {
+    ReminderStatus.PENDING: "retry",
+    ReminderStatus.UNKNOWN: "unknown",
+    ReminderStatus.EXPIRED: "expired",
+}
+# Receipt statuses that say only "taken": recording one touches nothing but the message and the
+# texts it carried (a `sent` also settles them as sent, which recording does anyway).
+_TAKEN = frozenset(s for s, rank in RANK.items() if 1 <= rank <= RANK[MessageStatus.SENT])
+
+
+@dataclass(frozen=True)
+class Prepared:
+    message_id: int
+    patient_id: int
+    reminder_ids: list[int]  # the texts it carries, the first leading
+    sms: OutgoingSms
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What became of one prepared message: a receipt, an error, or withdrawn unsent: because the
+    worker is stopping (the texts wait for the next tick), or why they will not go."""
+
+    prepared: Prepared
+    receipt: SendReceipt | None = None
+    error: SmsSendError | None = None
+    stopping: bool = False
+    withdrawn: Reason | None = None
+
+
+class Recorder:
+    def __init__(self, ctx: SendContext) -> None:
+        self.ctx = ctx
+        self.planner = Planner(ctx.settings, ctx.protocols)
+
+    def record(self, results: list[SendResult], counts: Counts) -> None:
+        if not results:
+            return
+        now = self.ctx.clock.now()
+        with UnitOfWork(self.ctx.database) as uow:
+            db = uow.db
+            plain, other = self._split(db, results)
+            if plain:
+                self._record_plain(db, plain, now, counts)
+            if other:
+                self._record_others(db, other, now, counts)
+            uow.commit()
+
+    def _split(self, db: DbSession, results: list[SendResult]) -> tuple[list[SendResult], list[SendResult]]:
+        """The plain results (see the module's doc) and the others. Locks the messages and the
+        texts, so that nothing changes them between this look and the writes."""
+        message_ids = [r.prepared.message_id for r in results]
+        statuses: dict[int, str] = {
+            row.id: row.status
+            for row in db.execute(
+                select(MESSAGES.c.id, MESSAGES.c.status)
+                .where(MESSAGES.c.id.in_(message_ids))
+                .with_for_update()
+            )
+        }
+        reminder_ids = [i for r in results for i in r.prepared.reminder_ids]
+        held = set(
+            db.scalars(
+                select(REMINDERS.c.id)
+                .where(REMINDERS.c.id.in_(reminder_ids), SENDING, REMINDERS.c.claimed_by == self.ctx.worker)
+                .with_for_update()
+            )
+        )
+        plain: list[SendResult] = []
+        other: list[SendResult] = []
+        for result in results:
+            receipt = result.receipt
+            is_plain = (
+                receipt is not None
+                and receipt.status in _TAKEN
+                and statuses.get(result.prepared.message_id) == MessageStatus.SUBMITTING
+                and all(i in held for i in result.prepared.reminder_ids)
+            )
+            (plain if is_plain else other).append(result)
+        return plain, other
+
+    def _record_plain(self, db: DbSession, results: list[SendResult], now: datetime, counts: Counts) -> None:
+        messages = []
+        texts = []
+        for result in results:
+            receipt = result.receipt
+            assert receipt is not None
+            messages.append(
+                {
+                    "mid": result.prepared.message_id,
+                    "status": receipt.status,
+                    "provider_sid": receipt.provider_sid,
+                }
+            )
+            for reminder_id in result.prepared.reminder_ids:
+                texts.append(
+                    {
+                        "rid": reminder_id,
+                        "status": ReminderStatus.SENT,
+                        "provider_sid": receipt.provider_sid,
+                        "sent_at": now,
+                        "error_code": None,
+                        "reason": None,
+                        "claimed_by": None,
+                        "lease_until": None,
+                    }
+                )
+            log.debug("sent message %s to %s", result.prepared.message_id, mask_phone(result.prepared.sms.to))
+        update_messages(db, messages, now)
+        update_held(db, texts, self.ctx.worker, now)
+        counts.add("sent", len(texts))
+
+    def _record_others(self, db: DbSession, results: list[SendResult], now: datetime, counts: Counts) -> None:
+        messages = {
+            m.id: m
+            for m in db.scalars(
+                select(Message).where(Message.id.in_([r.prepared.message_id for r in results]))
+            )
+        }
+        held = held_batch(db, [i for r in results for i in r.prepared.reminder_ids], self.ctx.worker)
+        for result in results:
+            carried = [held[i] for i in result.prepared.reminder_ids if i in held]
+            self._record_one(db, result, messages[result.prepared.message_id], carried, now, counts)
+
+    def _record_one(
+        self,
+        db: DbSession,
+        result: SendResult,
+        message: Message,
+        carried: list[Reminder],
+        now: datetime,
+        counts: Counts,
+    ) -> None:
+        prepared = result.prepared
+        if result.receipt is not None:
+            # A status callback may have overtaken this response: never move a status back.
+            advance_message(message, result.receipt.status, now)
+            message.provider_sid = result.receipt.provider_sid
+            if len(carried) < len(prepared.reminder_ids):
+                log.warning("message %s was sent after some of its claims were lost", message.id)
+            for reminder in carried:
+                record_sent(reminder, result.receipt.provider_sid, now)
+            # A delivery report may have arrived before this response: it has the last word.
+            settle(db, self.planner, message, now)
+            counts.add("sent", len(prepared.reminder_ids))
+            log.debug("sent message %s to %s", message.id, mask_phone(prepared.sms.to))
+            return
+        if result.stopping or result.withdrawn is not None:
+            message.status, message.updated_at = MessageStatus.NOT_SENT, now
+            for reminder in carried:
+                if result.withdrawn is None:
+                    release(reminder, now)
+                else:
+                    release(reminder, now, status=ReminderStatus.SKIPPED, reason=result.withdrawn)
+                    counts.add("skipped")
+            return
+        error = result.error
+        assert error is not None
+        message.status = MessageStatus.UNKNOWN if error.failure is Failure.UNKNOWN else MessageStatus.FAILED
+        message.error_code = error.code
+        message.updated_at = now
+        log.warning("message %s to %s: %s", message.id, mask_phone(prepared.sms.to), error)
+        if carried:
+            outcome = self._failed(db, carried, error, now)
+            counts.add(outcome, len(carried))
+
+    def _failed(self, db: DbSession, carried: list[Reminder], error: SmsSendError, now: datetime) -> str:
+        """Judge a refused message once, and give every text it carried that verdict."""
+        ctx, lead = self.ctx, carried[0]
+        deadlines = [r.deadline for r in carried if r.deadline is not None]
+        verdict = judge_failure(
+            error.failure,
+            stage=Stage.SEND,
+            attempts=lead.attempts,
+            delivery_failures=0,
+            deadline=min(deadlines, default=None),
+            now=now,
+            policy=ctx.options.retry,
+            rng=ctx.rng,
+        )
+        patient = db.get(Patient, lead.patient_id)
+        assert patient is not None
+        for reminder in carried:
+            apply_verdict(db, self.planner, reminder, patient, verdict, error.code, now)
+        if verdict.halt:
+            ctx.halt(now)
+            log.critical(
+                "the SMS provider refused our credentials or account settings (code %s); "
+                "sending is halted for %s. Check the TWILIO_* settings.",
+                error.code,
+                ctx.options.config_pause,
+            )
+            return "retry"
+        return _COUNTED_AS.get(verdict.status, "failed")
