@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
-from dotenv import load_dotenv
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 
 from scheduler.clock import Clock, SystemClock
-from scheduler.config import Settings
+from scheduler.config import Settings, env_file, load_settings
 from scheduler.domain.protocols import Protocol, load_protocols
 from scheduler.errors import ConfigError
 from scheduler.services import Clinic
 from scheduler.services.staff import StaffDesk
 from scheduler.sms import ConsoleSender, SmsSender
 from scheduler.store.db import check_schema, database_for, make_engine
+
+# Reading the settings lives in `config` (light: commands that open no database import only it).
+__all__ = ["App", "build", "env_file", "load_settings", "make_sender"]
 
 
 @dataclass
@@ -43,33 +42,6 @@ class App:
 
     def close(self) -> None:
         self.engine.dispose()
-
-
-def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Settings from `env`, or from the process environment after reading `.env`."""
-    if env is None:
-        path = env_file()
-        try:
-            load_dotenv(path)
-        except PermissionError:
-            raise ConfigError(
-                f"cannot read {path}: run the command as the service user (the owner of the file), "
-                "from the service's folder"
-            ) from None
-        env = os.environ
-    return Settings.from_env(env)
-
-
-def env_file() -> Path:
-    """The settings file: `ENV_FILE` when set, else `.env` in the working directory and nowhere
-    higher up, so a file planted in a parent directory is never read."""
-    named = os.environ.get("ENV_FILE")
-    if named:
-        path = Path(named)
-        if not path.is_file():
-            raise ConfigError("ENV_FILE names a file that does not exist")
-        return path
-    return Path.cwd() / ".env"
 
 
 def make_sender(settings: Settings) -> SmsSender:

@@ -17,7 +17,7 @@ from scheduler.domain.protocols import DEFAULT_PROTOCOL
 @json_option
 def protocols(as_json: bool) -> None:
     """List the treatment protocols: built-in ones and those in PROTOCOLS_FILE."""
-    from scheduler.app import load_settings
+    from scheduler.config import load_settings
     from scheduler.domain.protocols import load_protocols
 
     found = load_protocols(load_settings().protocols_file)
@@ -230,8 +230,8 @@ def demo(as_json: bool) -> None:
 def preview(protocol: str, first: str, tz: str, language: str, as_json: bool) -> None:
     """Show the course a patient enrolled now would live: every session, and every message with
     its local send time, its words and its length in SMS segments. Writes nothing."""
-    from scheduler.app import load_settings
     from scheduler.clock import SystemClock
+    from scheduler.config import load_settings
     from scheduler.domain.enrolment import check_language
     from scheduler.domain.protocols import find_protocol, load_protocols
     from scheduler.serialize import dumps

@@ -16,8 +16,8 @@ def templates(language: str | None, as_json: bool) -> None:
     encoding, and the most segments it can take with the longest day and time."""
     from datetime import datetime, timedelta
 
-    from scheduler.app import load_settings
     from scheduler.clock import SystemClock
+    from scheduler.config import load_settings
     from scheduler.domain.enrolment import check_language
     from scheduler.domain.states import Language
     from scheduler.domain.timeutil import to_local, zone

@@ -8,11 +8,9 @@ in UTC (`...+00:00`); `local_start` carries the patient's offset.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
-from sqlalchemy import select
-from sqlalchemy.orm import Session as DbSession
 
 from scheduler.domain.states import (
     AppointmentStatus,
@@ -24,7 +22,11 @@ from scheduler.domain.states import (
     SessionKind,
 )
 from scheduler.domain.timeutil import zone
-from scheduler.store.models import Appointment, Message, Patient, Reminder
+
+if TYPE_CHECKING:  # the database is imported only where a record is read (`reminders preview` reads none)
+    from sqlalchemy.orm import Session as DbSession
+
+    from scheduler.store.models import Appointment, Message, Patient, Reminder
 
 # An aware instant, written as `datetime.isoformat()` writes it (`+00:00`, never `Z`).
 Instant = Annotated[
@@ -182,6 +184,10 @@ def patient_detail(db: DbSession, patient: Patient, warnings: list[str] | None =
 
 
 def patient_record(db: DbSession, patient: Patient) -> PatientRecord:
+    from sqlalchemy import select
+
+    from scheduler.store.models import Message
+
     messages = db.scalars(select(Message).where(Message.patient_id == patient.id).order_by(Message.id))
     return PatientRecord(
         patient=PatientView.of(patient),
@@ -192,6 +198,10 @@ def patient_record(db: DbSession, patient: Patient) -> PatientRecord:
 
 
 def _reminders(db: DbSession, patient_id: int) -> list[Reminder]:
+    from sqlalchemy import select
+
+    from scheduler.store.models import Reminder
+
     return list(
         db.scalars(
             select(Reminder).where(Reminder.patient_id == patient_id).order_by(Reminder.due_at, Reminder.id)
