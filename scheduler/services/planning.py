@@ -103,11 +103,14 @@ class Planner:
                 _update(row, row.due_at, row.deadline, ReminderStatus.CANCELLED, reason, now)
         db.flush()
 
-    def new_patient_reminders(self, patient: Patient, now: datetime) -> list[ReminderRow]:
-        """The rows of a patient just booked (sessions flushed): the welcome and every planned text."""
+    def new_patient_reminders(
+        self, patient: Patient, now: datetime, sessions: list[plan.Session] | None = None
+    ) -> list[ReminderRow]:
+        """The rows of a patient just booked (sessions flushed): the welcome and every planned text.
+        `sessions`: the patient's sessions when they were inserted without the ORM."""
         ctx = self.context(patient)
         welcome = plan.plan_welcome(now, ctx.tz, ctx.window)
-        planned = plan.plan_reminders(planned_sessions(patient), ctx)
+        planned = plan.plan_reminders(planned_sessions(patient) if sessions is None else sessions, ctx)
         return [_row(patient, p, now) for p in (welcome, *planned.reminders)]
 
 
