@@ -151,7 +151,9 @@ class BatchPipeline:
             held = HeldTexts(db, ctx.worker)
             rows = held.load(reminder_ids)
             appointments = held.appointments(r.appointment_id for r in rows.values())
-            doubtful = interrupted_attempts(db, rows)
+            # A text never carried by a message has no attempt to be in doubt about (`message_id`
+            # is set with the attempt row, in its transaction, and never cleared).
+            doubtful = interrupted_attempts(db, [i for i, r in rows.items() if r.message_id is not None])
             sendable: dict[int, tuple[Patient, list[Reminder]]] = {}
             in_doubt: dict[int, list[int]] = {}
             for reminder_id in reminder_ids:

@@ -27,7 +27,7 @@ from scheduler.services.planning import Planner
 from scheduler.sms import OutgoingSms, SendReceipt, mask_phone
 from scheduler.store.held import MESSAGES, REMINDERS, update_held, update_messages
 from scheduler.store.models import Message, Patient, Reminder
-from scheduler.store.outbox import SENDING, held_batch, record_sent, release
+from scheduler.store.outbox import SENDING, among, held_batch, record_sent, release
 from scheduler.store.status import RANK, advance_message
 from scheduler.store.uow import UnitOfWork
 
@@ -84,23 +84,15 @@ class Recorder:
     def _split(self, db: DbSession, results: list[SendResult]) -> tuple[list[SendResult], list[SendResult]]:
         """The plain results (see the module's doc) and the others. Locks the messages and the
         texts, so that nothing changes them between this look and the writes."""
-        message_ids = [r.prepared.message_id for r in results]
-        statuses: dict[int, str] = {
-            row.id: row.status
-            for row in db.execute(
-                select(MESSAGES.c.id, MESSAGES.c.status)
-                .where(MESSAGES.c.id.in_(message_ids))
-                .with_for_update()
-            )
-        }
-        reminder_ids = [i for r in results for i in r.prepared.reminder_ids]
-        held = set(
-            db.scalars(
-                select(REMINDERS.c.id)
-                .where(REMINDERS.c.id.in_(reminder_ids), SENDING, REMINDERS.c.claimed_by == self.ctx.worker)
-                .with_for_update()
-            )
-        )
+        # Each message with the texts that still point at it, both locked: one statement.
+        rows = db.execute(
+            select(MESSAGES.c.id, MESSAGES.c.status, REMINDERS.c.id.label("rid"), REMINDERS.c.claimed_by)
+            .join_from(MESSAGES, REMINDERS, REMINDERS.c.message_id == MESSAGES.c.id)
+            .where(among(db, MESSAGES.c.id, [r.prepared.message_id for r in results]), SENDING)
+            .with_for_update()
+        ).all()
+        statuses = {row.id: row.status for row in rows}
+        held = {row.rid for row in rows if row.claimed_by == self.ctx.worker}
         plain: list[SendResult] = []
         other: list[SendResult] = []
         for result in results:

@@ -6,7 +6,7 @@ objects built from those rows (no session, no identity map, no flush). What the 
 composer change on the texts is written back in one statement per batch, only where this worker
 still holds the claim; new attempt rows go in with one multi-row INSERT.
 
-On PostgreSQL a batch's updates are one `UPDATE ... FROM (VALUES ...)` statement; on SQLite an
+On PostgreSQL a batch's updates are one `UPDATE ... FROM unnest(...)` statement; on SQLite an
 executemany of one prepared UPDATE (SQLite runs it in C, row after row, inside the same write lock).
 """
 
@@ -20,7 +20,7 @@ from sqlalchemy import Table, bindparam, insert, select, text, update
 from sqlalchemy.orm import Session as DbSession
 
 from scheduler.store.models import Appointment, Message, Patient, Reminder
-from scheduler.store.outbox import SENDING
+from scheduler.store.outbox import SENDING, among, is_postgresql
 
 REMINDERS: Table = Reminder.__table__  # type: ignore[assignment]
 MESSAGES: Table = Message.__table__  # type: ignore[assignment]
@@ -56,10 +56,6 @@ _PATIENT_COLUMNS = (
 )
 
 
-def is_postgresql(db: DbSession) -> bool:
-    return db.get_bind().dialect.name == "postgresql"
-
-
 class HeldTexts:
     """The texts of one batch this worker holds, as detached objects, and what became of them."""
 
@@ -80,7 +76,7 @@ class HeldTexts:
         rows = self.db.execute(
             select(*columns, *patient_columns)
             .join_from(REMINDERS, Patient.__table__, p.id == r.patient_id)
-            .where(r.id.in_(reminder_ids), SENDING, r.claimed_by == self.worker)
+            .where(among(self.db, r.id, reminder_ids), SENDING, r.claimed_by == self.worker)
             .with_for_update(of=REMINDERS)
         ).all()
         found: dict[int, Reminder] = {}
@@ -165,37 +161,31 @@ def _update_from_values(
     *,
     held: bool,
 ) -> None:
-    """PostgreSQL: one `UPDATE table SET ... FROM (VALUES (...), ...) AS v WHERE id = v.id`."""
+    """PostgreSQL: one `UPDATE table SET ... FROM unnest(ids, col1, ...) AS v WHERE id = v.id`,
+    one array parameter per column: the statement's text is the same for every batch, so the
+    server and the driver prepare it once."""
     target = REMINDERS if table == "reminders" else MESSAGES
     key = "rid" if table == "reminders" else "mid"
+    dialect = db.get_bind().dialect
     params: dict[str, Any] = dict(fixed)
-    tuples = []
-    for i, row in enumerate(rows):
-        cells = []
-        for j, name in enumerate([key, *names]):
-            params[f"v{i}_{j}"] = row[name]
-            # The first row's casts name each column's type for the whole VALUES list.
-            sql_type = "bigint" if name == key else target.c[name].type.compile(db.get_bind().dialect)
-            cells.append(f"CAST(:v{i}_{j} AS {sql_type})" if i == 0 else f":v{i}_{j}")
-        tuples.append("(" + ", ".join(cells) + ")")
+    params["k"] = [row[key] for row in rows]
+    arrays = ["CAST(:k AS bigint[])"]
+    for j, name in enumerate(names):
+        column_type = target.c[name].type
+        sql_type = column_type.compile(dialect)
+        process = column_type.bind_processor(dialect)
+        values = [row[name] for row in rows]
+        params[f"c{j}"] = [process(v) for v in values] if process else values
+        arrays.append(f"CAST(:c{j} AS {sql_type}[])")
     sets = ", ".join(f"{name} = v.{name}" for name in names)
     where = f"{table}.id = v.{key}"
     if held:
         where += f" AND {table}.status = 'sending' AND {table}.claimed_by = :worker"
     statement = text(
         f"UPDATE {table} SET {sets}, updated_at = :now "
-        f"FROM (VALUES {', '.join(tuples)}) AS v ({key}, {', '.join(names)}) WHERE {where}"
-    )
-    bound = statement.bindparams(
-        *[
-            bindparam(f"v{i}_{j}", type_=target.c[name].type)
-            for i in range(len(rows))
-            for j, name in enumerate([key, *names])
-            if name != key
-        ],
-        *([bindparam("now", type_=target.c.updated_at.type)]),
-    )
-    db.execute(bound, params)
+        f"FROM unnest({', '.join(arrays)}) AS v ({key}, {', '.join(names)}) WHERE {where}"
+    ).bindparams(bindparam("now", type_=target.c.updated_at.type))
+    db.execute(statement, params)
 
 
 def insert_messages(db: DbSession, messages: Sequence[Message]) -> list[int]:
@@ -215,5 +205,29 @@ def insert_messages(db: DbSession, messages: Sequence[Message]) -> list[int]:
         }
         for m in messages
     ]
+    if is_postgresql(db):
+        return _insert_from_arrays(db, rows)
     result = db.execute(insert(MESSAGES).returning(MESSAGES.c.id, sort_by_parameter_order=True), rows)
     return [int(i) for i in result.scalars()]
+
+
+def _insert_from_arrays(db: DbSession, rows: list[dict[str, Any]]) -> list[int]:
+    """PostgreSQL: `INSERT ... SELECT * FROM unnest(arrays) RETURNING id, reminder_id`, one array
+    parameter per column. Each new message leads with a different text, so `reminder_id` says
+    which id is whose."""
+    dialect = db.get_bind().dialect
+    names = list(rows[0])
+    params: dict[str, Any] = {}
+    arrays = []
+    for j, name in enumerate(names):
+        column_type = MESSAGES.c[name].type
+        process = column_type.bind_processor(dialect)
+        values = [row[name] for row in rows]
+        params[f"c{j}"] = [process(v) for v in values] if process else values
+        arrays.append(f"CAST(:c{j} AS {column_type.compile(dialect)}[])")
+    quoted = ", ".join(f'"{name}"' for name in names)
+    statement = text(
+        f"INSERT INTO messages ({quoted}) SELECT * FROM unnest({', '.join(arrays)}) RETURNING id, reminder_id"
+    )
+    ids = {int(reminder_id): int(message_id) for message_id, reminder_id in db.execute(statement, params)}
+    return [ids[row["reminder_id"]] for row in rows]

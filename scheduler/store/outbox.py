@@ -27,7 +27,9 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, literal_column, or_, select, update
+from sqlalchemy import BigInteger, ColumnElement, Select, any_, bindparam, literal_column, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm import Session as DbSession
 
 from scheduler.domain.states import MessageStatus, ReminderStatus
@@ -42,6 +44,26 @@ PENDING: ColumnElement[bool] = Reminder.status == literal_column("'pending'")
 SENDING: ColumnElement[bool] = Reminder.status == literal_column("'sending'")
 # The partial index ix_reminders_unknown: sends whose outcome the reconciler must look up.
 UNKNOWN: ColumnElement[bool] = Reminder.status == literal_column("'unknown'")
+
+
+_IdColumn = (
+    ColumnElement[int]
+    | ColumnElement[int | None]
+    | InstrumentedAttribute[int]
+    | InstrumentedAttribute[int | None]
+)
+
+
+def is_postgresql(db: DbSession) -> bool:
+    return db.get_bind().dialect.name == "postgresql"
+
+
+def among(db: DbSession, column: _IdColumn, ids: Collection[int]) -> ColumnElement[bool]:
+    """`column IN (ids)`; on PostgreSQL `column = ANY(:ids)`, one array parameter, so that the
+    statement's text does not change with the number of ids and is prepared once."""
+    if is_postgresql(db):
+        return column == any_(bindparam(None, list(ids), type_=ARRAY(BigInteger)))
+    return column.in_(ids)
 
 
 def gone_workers(silent_since: datetime) -> Select[str]:
@@ -126,11 +148,13 @@ def held_with_patients(
 def interrupted_attempts(db: DbSession, reminder_ids: Collection[int]) -> dict[int, list[Message]]:
     """Attempts left `submitting` (their worker died mid-send), oldest first, by reminder: those
     that led with the reminder and the one that last carried it."""
+    if not reminder_ids:
+        return {}
     carried: dict[int, int] = {
         reminder_id: message_id
         for reminder_id, message_id in db.execute(
             select(Reminder.id, Reminder.message_id).where(
-                Reminder.id.in_(reminder_ids), Reminder.message_id.is_not(None)
+                among(db, Reminder.id, reminder_ids), Reminder.message_id.is_not(None)
             )
         )
         if message_id is not None
@@ -140,7 +164,7 @@ def interrupted_attempts(db: DbSession, reminder_ids: Collection[int]) -> dict[i
         select(Message)
         .where(
             Message.status == MessageStatus.SUBMITTING,
-            Message.reminder_id.in_(reminder_ids) | Message.id.in_(carried.values()),
+            among(db, Message.reminder_id, reminder_ids) | among(db, Message.id, carried.values()),
         )
         .order_by(Message.id)
     ):
