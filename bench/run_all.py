@@ -23,8 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import _common as c
+import report_scale
 
-BENCHMARKS = ("throughput", "idle", "catchup", "scaleout", "import_csv", "sign_in_timing")
+BENCHMARKS = ("throughput", "idle", "catchup", "scaleout", "import_csv", "sign_in_timing", "startup", "pages")
+# Dispatch at 0 ms: the share of the raw client's rate each database must reach.
+DISPATCH_GOAL = {"sqlite": 0.90, "postgresql": 0.85}
 OUT = c.BENCH / "out"
 
 
@@ -84,8 +87,8 @@ def verdicts(runs: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
                         f"1. dispatch vs raw twilio-python at 0 ms ({case['backend']})",
                         f"{case['dispatch_rate']:.0f} vs {case['raw_rate']:.0f} texts/s"
                         f" = {case['ratio']:.0%}",
-                        ">= 80%",
-                        case["ratio"] >= 0.8,
+                        f">= {DISPATCH_GOAL.get(case['backend'], 0.9):.0%}",
+                        case["ratio"] >= DISPATCH_GOAL.get(case["backend"], 0.9),
                     )
                 )
     idle = runs.get("idle", {}).get("result")
@@ -115,19 +118,16 @@ def verdicts(runs: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
         complete = [b for b in cu["baseline"] if b["sent"] == cu["texts"]]
         reference = min(complete, key=lambda b: b["seconds"]) if complete else None
         for ours in cu["ours"]:
-            label = f"3. catch-up of {cu['texts']:,}: ours {ours['backend']} x{ours['workers']}"
             every = ours["sent"] == cu["texts"] and ours["distinct_to"] == cu["texts"]
-            if reference is None:
-                rows.append((label, f"{ours['seconds']:.1f} s, sent {ours['sent']:,}", ">= 20x faster", None))
-                continue
-            speedup = reference["seconds"] / ours["seconds"]
+            per_job = f"; per-job baseline {reference['seconds']:.0f} s" if reference else ""
             rows.append(
                 (
-                    label,
-                    f"{ours['seconds']:.1f} s vs per-job {reference['seconds']:.1f} s = {speedup:.2f}x; "
-                    f"sent {ours['sent']:,}/{cu['texts']:,}",
-                    ">= 20x, all sent",
-                    speedup >= 20 and every,
+                    f"3. catch-up of {cu['texts']:,}: ours {ours['backend']} x{ours['workers']} vs raw",
+                    f"{ours['rate']:.0f} vs {ours['raw_rate']:.0f} texts/s ({ours['raw_threads']} threads) "
+                    f"= {ours['vs_raw']:.0%}; {ours['seconds']:.1f} s, sent {ours['sent']:,}/{cu['texts']:,}"
+                    f"{per_job}",
+                    ">= 90% of raw, all sent",
+                    ours["vs_raw"] >= 0.9 and every,
                 )
             )
     so = runs.get("scaleout", {}).get("result")
@@ -145,10 +145,10 @@ def verdicts(runs: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
     if im:
         rows.append(
             (
-                f"5. import {im['patients']:,} patients (SQLite)",
-                f"{im['seconds']:.1f} s",
-                "< 30 s",
-                im["seconds"] < 30,
+                f"5. import {im['patients']:,} patients (SQLite) vs bare executemany",
+                f"{im['seconds']:.1f} s vs {im['bare_seconds']:.2f} s = {im['ratio']:.1f}x",
+                "< 8 s, within 10x",
+                im["seconds"] < 8 and im["ratio"] <= 10,
             )
         )
     si = runs.get("sign_in_timing", {}).get("result")
@@ -161,7 +161,7 @@ def verdicts(runs: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
                 si["ratio"] <= 1.5,
             )
         )
-    return rows
+    return rows + report_scale.verdicts(runs)
 
 
 # -- RESULTS.md ----------------------------------------------------------------------------------
@@ -292,6 +292,11 @@ def _details(runs: dict[str, Any]) -> list[str]:
         ]
         for x in cu["ours"]:
             lines.append(
+                f"| raw twilio-python, {x['raw_threads']} threads | {x['raw_seconds']:.1f} s "
+                f"| {cu['texts']:,} | {x['raw_rate']:.0f} | | "
+                f"the yardstick for the next row: ours = {x['vs_raw']:.0%} of it |"
+            )
+            lines.append(
                 f"| ours, {x['backend']} x{x['workers']} worker(s) | {x['seconds']:.1f} s | {x['sent']:,} "
                 f"({x['distinct_to']:,} numbers) | {x['rate']:.0f} | {x['peak_rss_mib']} MiB per worker | "
                 f"final statuses {x['statuses']}; {x.get('pauses', 0)} pauses between ticks, "
@@ -350,7 +355,9 @@ def _details(runs: dict[str, Any]) -> list[str]:
             "",
             f"`reminders import` of {im['patients']:,} patients on SQLite: median {im['seconds']:.1f} s "
             f"(runs: {', '.join(f'{v:.1f}' for v in im['runs'])} s); {im['reminders']:,} reminder rows "
-            "planned.",
+            f"planned. The same rows ({', '.join(f'{n:,} {t}' for t, n in im['rows'].items())}) inserted "
+            f"with a bare `sqlite3` executemany: median {im['bare_seconds']:.2f} s "
+            f"(runs: {', '.join(f'{v:.2f}' for v in im['bare_runs'])} s); ratio {im['ratio']:.1f}x.",
             "",
         ]
     si = runs.get("sign_in_timing", {}).get("result")
@@ -365,7 +372,7 @@ def _details(runs: dict[str, Any]) -> list[str]:
             "delay does not tell whether a staff email exists.",
             "",
         ]
-    return lines
+    return lines + report_scale.details(runs)
 
 
 # -- the chart -----------------------------------------------------------------------------------
@@ -378,7 +385,7 @@ def chart(runs: dict[str, Any], path: Path) -> None:  # noqa: PLR0915 - one pane
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 3, figsize=(16, 9.5))
+    fig, axes = plt.subplots(3, 3, figsize=(16, 14))
     fig.suptitle("Treatment-reminder dispatch benchmarks", fontsize=14, fontweight="bold")
     ax = axes[0][0]
     tp = runs.get("throughput", {}).get("result")
@@ -408,7 +415,7 @@ def chart(runs: dict[str, Any], path: Path) -> None:  # noqa: PLR0915 - one pane
         ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_ylabel("texts / s (log scale)")
         ax.legend(fontsize=8)
-    ax.set_title("1. One worker vs raw client (target >= 80% at 0 ms)", fontsize=10)
+    ax.set_title("1. One worker vs raw client (target >= 90% SQLite, 85% PG at 0 ms)", fontsize=10)
 
     idle = runs.get("idle", {}).get("result")
     for ax, key, title, unit in (
@@ -445,42 +452,33 @@ def chart(runs: dict[str, Any], path: Path) -> None:  # noqa: PLR0915 - one pane
     ax = axes[1][0]
     cu = runs.get("catchup", {}).get("result")
     if cu:
-        labels, secs, sent, colors = [], [], [], []
+        labels, rates, colors, notes = [], [], [], []
         for k in cu["ours"]:
-            labels.append(f"ours\n{k['backend']} x{k['workers']}")
-            secs.append(k["seconds"])
-            sent.append(k["sent"])
-            colors.append("#1f77b4")
+            labels += [f"raw client\n{k['raw_threads']} threads", f"ours\n{k['backend']} x{k['workers']}"]
+            rates += [k["raw_rate"], k["rate"]]
+            colors += ["#9e9e9e", "#1f77b4"]
+            notes += [f"{cu['texts']:,}", f"{k['sent']:,} sent\n{k['vs_raw']:.0%}"]
         for k in cu["baseline"]:
             labels.append(f"per-job\ngrace {k['misfire']}")
-            secs.append(k["seconds"])
-            sent.append(k["sent"])
+            rates.append(k["sent"] / max(k["seconds"], 1e-9))
             colors.append("#d62728")
-        bars = ax.bar(range(len(secs)), secs, color=colors)
-        for bar, n in zip(bars, sent, strict=True):
+            notes.append(f"{k['sent']:,} sent")
+        bars = ax.bar(range(len(rates)), rates, color=colors)
+        for bar, note in zip(bars, notes, strict=True):
             ax.text(
                 bar.get_x() + bar.get_width() / 2,
                 bar.get_height(),
-                f"{n:,}\nsent",
+                note,
                 ha="center",
                 va="bottom",
                 fontsize=8,
             )
-        complete = [k["seconds"] for k in cu["baseline"] if k["sent"] == cu["texts"]]
-        if complete:
-            goal = min(complete) / 20
-            ax.axhline(
-                goal,
-                color="red",
-                linestyle="--",
-                linewidth=1,
-                label=f"target: complete per-job run / 20 = {goal:.1f} s",
-            )
-            ax.legend(fontsize=8, loc="upper right")
-        ax.set_xticks(range(len(secs)), labels, fontsize=8)
-        ax.set_ylabel("seconds to work through the backlog")
-        ax.margins(y=0.2)
-        ax.set_title(f"3. Catch-up of {cu['texts']:,} overdue texts (target: ours 20x faster)", fontsize=10)
+        ax.set_xticks(range(len(rates)), labels, fontsize=7)
+        ax.set_ylabel("texts / s over the whole backlog")
+        ax.margins(y=0.25)
+        ax.set_title(
+            f"3. Catch-up of {cu['texts']:,} overdue texts (target: ours >= 90% of raw)", fontsize=10
+        )
     else:
         ax.set_title("3. Catch-up", fontsize=10)
 
@@ -525,15 +523,20 @@ def chart(runs: dict[str, Any], path: Path) -> None:  # noqa: PLR0915 - one pane
     ax = axes[1][2]
     im = runs.get("import_csv", {}).get("result")
     if im:
-        ax.bar([0], [im["seconds"]], color="#1f77b4", width=0.5)
-        ax.set_ylim(0, max(im["seconds"], 30) * 1.2)
-        ax.axhline(30, color="red", linestyle="--", linewidth=1, label="target 30 s")
-        ax.text(0, im["seconds"], f"{im['seconds']:.1f} s", ha="center", va="bottom")
-        ax.set_xticks([0], [f"{im['patients']:,} patients\n(SQLite)"])
-        ax.set_xlim(-1, 1)
-        ax.set_ylabel("seconds")
+        ax.bar([0, 1], [im["bare_seconds"], im["seconds"]], color=["#9e9e9e", "#1f77b4"], width=0.5)
+        ax.set_ylim(0, max(im["seconds"], 8) * 1.2)
+        ax.axhline(8, color="red", linestyle="--", linewidth=1, label="target 8 s")
+        ax.text(0, im["bare_seconds"], f"{im['bare_seconds']:.2f} s", ha="center", va="bottom")
+        ax.text(1, im["seconds"], f"{im['seconds']:.1f} s ({im['ratio']:.1f}x)", ha="center", va="bottom")
+        ax.set_xticks(
+            [0, 1], ["bare executemany\nof the same rows", f"reminders import\n{im['patients']:,} patients"]
+        )
+        ax.set_xlim(-0.7, 1.7)
+        ax.set_ylabel("seconds (SQLite)")
         ax.legend(fontsize=8)
-    ax.set_title("5. reminders import (target < 30 s)", fontsize=10)
+    ax.set_title("5. reminders import (target < 8 s, within 10x)", fontsize=10)
+    report_scale.draw(runs, axes[2][0], axes[2][1])
+    axes[2][2].axis("off")
     for row in axes:
         for a in row:
             a.grid(alpha=0.3)
