@@ -29,7 +29,7 @@ from scheduler.domain.states import (
 from scheduler.domain.templates import TextContext, combine, part_name, render
 from scheduler.domain.timeutil import to_local, to_utc
 from scheduler.services.planning import Planner
-from scheduler.store.held import HeldTexts
+from scheduler.store.held import HeldTexts, detached
 from scheduler.store.models import Appointment, Message, Patient, Reminder
 from scheduler.store.outbox import claim_more, release
 
@@ -108,15 +108,18 @@ class Composer:
         return self._message(patient, [reminder], render(reminder.kind, text), now)
 
     def _message(self, patient: Patient, carried: list[Reminder], body: str, now: datetime) -> Outgoing:
-        message = Message(
-            reminder_id=carried[0].id,
-            patient_id=patient.id,
-            to=patient.phone,
-            body=body,
-            status=MessageStatus.SUBMITTING,
-            worker=self.ctx.worker,
-            created_at=now,
-            updated_at=now,
+        message = detached(
+            Message,
+            {
+                "reminder_id": carried[0].id,
+                "patient_id": patient.id,
+                "to": patient.phone,
+                "body": body,
+                "status": MessageStatus.SUBMITTING,
+                "worker": self.ctx.worker,
+                "created_at": now,
+                "updated_at": now,
+            },
         )
         return Outgoing(message, carried)
 

@@ -25,7 +25,7 @@ from scheduler.services.delivery import settle
 from scheduler.services.outcomes import apply_verdict
 from scheduler.services.planning import Planner
 from scheduler.sms import OutgoingSms, SendReceipt, mask_phone
-from scheduler.store.held import MESSAGES, REMINDERS, update_held, update_messages
+from scheduler.store.held import MESSAGES, REMINDERS, update_sent
 from scheduler.store.models import Message, Patient, Reminder
 from scheduler.store.outbox import SENDING, among, held_batch, record_sent, release
 from scheduler.store.status import RANK, advance_message
@@ -84,15 +84,21 @@ class Recorder:
     def _split(self, db: DbSession, results: list[SendResult]) -> tuple[list[SendResult], list[SendResult]]:
         """The plain results (see the module's doc) and the others. Locks the messages and the
         texts, so that nothing changes them between this look and the writes."""
-        # Each message with the texts that still point at it, both locked: one statement.
-        rows = db.execute(
-            select(MESSAGES.c.id, MESSAGES.c.status, REMINDERS.c.id.label("rid"), REMINDERS.c.claimed_by)
-            .join_from(MESSAGES, REMINDERS, REMINDERS.c.message_id == MESSAGES.c.id)
-            .where(among(db, MESSAGES.c.id, [r.prepared.message_id for r in results]), SENDING)
-            .with_for_update()
-        ).all()
-        statuses = {row.id: row.status for row in rows}
-        held = {row.rid for row in rows if row.claimed_by == self.ctx.worker}
+        # The texts with the message each points at, both locked: one statement, by primary keys.
+        rows = (
+            db.connection()
+            .execute(
+                select(REMINDERS.c.id, REMINDERS.c.claimed_by, MESSAGES.c.id.label("mid"), MESSAGES.c.status)
+                .join_from(REMINDERS, MESSAGES, MESSAGES.c.id == REMINDERS.c.message_id)
+                .where(
+                    among(db, REMINDERS.c.id, [i for r in results for i in r.prepared.reminder_ids]), SENDING
+                )
+                .with_for_update()
+            )
+            .all()
+        )
+        statuses = {row.mid: row.status for row in rows}
+        held = {row.id: row.mid for row in rows if row.claimed_by == self.ctx.worker}
         plain: list[SendResult] = []
         other: list[SendResult] = []
         for result in results:
@@ -101,7 +107,7 @@ class Recorder:
                 receipt is not None
                 and receipt.status in _TAKEN
                 and statuses.get(result.prepared.message_id) == MessageStatus.SUBMITTING
-                and all(i in held for i in result.prepared.reminder_ids)
+                and all(held.get(i) == result.prepared.message_id for i in result.prepared.reminder_ids)
             )
             (plain if is_plain else other).append(result)
         return plain, other
@@ -133,8 +139,7 @@ class Recorder:
                     }
                 )
             log.debug("sent message %s to %s", result.prepared.message_id, mask_phone(result.prepared.sms.to))
-        update_messages(db, messages, now)
-        update_held(db, texts, self.ctx.worker, now)
+        update_sent(db, messages, texts, self.ctx.worker, now)
         counts.add("sent", len(texts))
 
     def _record_others(self, db: DbSession, results: list[SendResult], now: datetime, counts: Counts) -> None:
