@@ -19,7 +19,6 @@ from sqlalchemy.orm import contains_eager
 
 from scheduler.config import Settings
 from scheduler.domain.states import (
-    TROUBLED,
     UPCOMING,
     AppointmentStatus,
     HoldReason,
@@ -33,6 +32,7 @@ from scheduler.services.base import Service
 from scheduler.services.timeline import session_label
 from scheduler.services.week import WeekSession, without_outcome
 from scheduler.store.models import Appointment, HandledItem, Patient, Reminder, Reply
+from scheduler.store.partial import TROUBLED_TEXT
 from scheduler.store.uow import UnitOfWork
 
 LIST_LIMIT = 200
@@ -233,7 +233,7 @@ def _troubled(db: DbSession) -> list[Item]:
     rows = db.execute(
         select(Reminder, Patient)
         .join(Patient, Reminder.patient_id == Patient.id)
-        .where(_in_care(), Reminder.status.in_(TROUBLED), _open("reminder", Reminder.id, Reminder.updated_at))
+        .where(_in_care(), TROUBLED_TEXT, _open("reminder", Reminder.id, Reminder.updated_at))
         .order_by(Reminder.due_at.desc(), Reminder.id)
         .limit(LIST_LIMIT)
     )

@@ -23,6 +23,7 @@ from scheduler.services.base import Service
 from scheduler.services.records import Paging
 from scheduler.services.timeline import session_label
 from scheduler.store.models import Appointment, Patient, Reminder
+from scheduler.store.partial import UPCOMING_SESSION
 from scheduler.store.uow import UnitOfWork
 
 DAY_LIMIT = 40
@@ -133,7 +134,7 @@ def _shown() -> ColumnElement[bool]:
 
 
 def _no_outcome(now: datetime) -> ColumnElement[bool]:
-    return and_(Appointment.status.in_(UPCOMING), Appointment.starts_at <= now - OVER_AFTER)
+    return and_(UPCOMING_SESSION, Appointment.starts_at <= now - OVER_AFTER)
 
 
 def _sessions(condition: ColumnElement[bool]) -> Select[Appointment]:

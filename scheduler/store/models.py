@@ -110,6 +110,8 @@ class Patient(Base):
             postgresql_where=text("status != 'discharged'"),
         ),
         Index("ix_patients_status", "status"),
+        # The patient list pages through patients by name.
+        Index("ix_patients_name_id", "name", "id"),
     )
 
 
@@ -141,6 +143,15 @@ class Appointment(Base):
     __table_args__ = (
         UniqueConstraint("patient_id", "kind", "number"),
         Index("ix_appointments_starts_at", "starts_at"),
+        # Sessions by status over a time range (Today's missed sessions, newest first).
+        Index("ix_appointments_status_starts_at", "status", "starts_at"),
+        # Sessions with no outcome yet, by time: those past their start are few (`store.partial`).
+        Index(
+            "ix_appointments_upcoming",
+            "starts_at",
+            sqlite_where=text("status IN ('scheduled', 'confirmed')"),
+            postgresql_where=text("status IN ('scheduled', 'confirmed')"),
+        ),
     )
 
 
@@ -183,6 +194,13 @@ class Reminder(Base):
             postgresql_where=text("status IN ('pending', 'sending')"),
         ),
         Index("ix_reminders_appointment_id", "appointment_id"),
+        # Texts in trouble for Today, newest first (`store.partial.TROUBLED_TEXT`).
+        Index(
+            "ix_reminders_troubled",
+            "due_at",
+            sqlite_where=text("status IN ('failed', 'expired', 'unknown')"),
+            postgresql_where=text("status IN ('failed', 'expired', 'unknown')"),
+        ),
         # The reconciler looks only at sends whose outcome is unknown.
         Index(
             "ix_reminders_unknown",
@@ -240,7 +258,10 @@ class Reply(Base):
     # What the service answered, if anything (sent back in the webhook's TwiML).
     auto_reply: Mapped[str | None] = mapped_column(Text)
 
-    __table_args__ = (Index("ix_replies_patient_id", "patient_id"),)
+    __table_args__ = (
+        Index("ix_replies_patient_id", "patient_id"),
+        Index("ix_replies_received_at", "received_at"),  # the messages page, newest first
+    )
 
 
 class Worker(Base):
