@@ -557,10 +557,22 @@ def main() -> None:
         help="catch-up backlog (default: the issue's 50,000; 10,000 saves about 4 minutes)",
     )
     parser.add_argument("--catchup-ours", default="sqlite:1,postgresql:4", help="catch-up worker configs")
+    parser.add_argument("--catchup-baseline", default="default,none", help="per-job baseline modes")
+    parser.add_argument("--page-requests", type=int, default=10, help="timed requests per page and size")
     parser.add_argument("--report-only", action="store_true", help="rewrite RESULTS.md/png from bench/out")
     args = parser.parse_args()
     names = args.only.split(",") if args.only else list(BENCHMARKS)
-    extra = {"catchup": ["--texts", str(args.catchup_texts), "--ours", args.catchup_ours]}
+    extra = {
+        "catchup": [
+            "--texts",
+            str(args.catchup_texts),
+            "--ours",
+            args.catchup_ours,
+            "--baseline",
+            args.catchup_baseline,
+        ],
+        "pages": ["--requests", str(args.page_requests)],
+    }
     if args.quick:
         extra = {}
     # A smoke run keeps its own files, so that it never overwrites the real results.
