@@ -153,6 +153,7 @@ def draw(runs: dict[str, Any], startup_ax: Any, pages_ax: Any) -> None:
         pages_ax.axvline(PAGE_TARGET_MS, color="red", linestyle="--", linewidth=1, label="150 ms")
         pages_ax.set_yticks(list(y), [x["name"] for x in cases], fontsize=7)
         pages_ax.invert_yaxis()
-        pages_ax.set_xlabel("p95 ms")
+        pages_ax.set_xscale("log")
+        pages_ax.set_xlabel("p95 ms (log scale)")
         pages_ax.legend(fontsize=8)
     pages_ax.set_title("8. Pages and API, p95 (target <= 150 ms, within 3x)", fontsize=10)
