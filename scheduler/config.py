@@ -453,10 +453,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     return Settings.from_env(env)
 
 
+# Names the settings file itself, so it is read from the process environment only, never from
+# the file (and is not one of the settings in .env.example).
+ENV_FILE = "ENV_FILE"
+
+
 def env_file() -> Path:
     """The settings file: `ENV_FILE` when set, else `.env` in the working directory and nowhere
     higher up, so a file planted in a parent directory is never read."""
-    named = os.environ.get("ENV_FILE")
+    named = os.environ.get(ENV_FILE)
     if named:
         path = Path(named)
         if not path.is_file():
