@@ -88,6 +88,10 @@ class AppointmentView(Result):
         examples=["2026-03-09T10:00:00-04:00"],
     )
     status: AppointmentStatus
+    confirmed_at: Instant | None = Field(description="When the patient confirmed (C), or null.")
+    change_requested_at: Instant | None = Field(
+        description="When the patient last asked to change it (R), or null."
+    )
     created_at: Instant = Field(description="When the session was booked, in UTC.")
     updated_at: Instant = Field(description="When the session last changed (time, status), in UTC.")
 
@@ -100,6 +104,8 @@ class AppointmentView(Result):
             starts_at=appointment.starts_at,
             local_start=appointment.starts_at.astimezone(zone(tz_name)),
             status=appointment.status,
+            confirmed_at=appointment.confirmed_at,
+            change_requested_at=appointment.change_requested_at,
             created_at=appointment.created_at,
             updated_at=appointment.updated_at,
         )

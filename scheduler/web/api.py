@@ -153,7 +153,7 @@ def api_router() -> APIRouter:
         summary="Show a patient",
         operation_id="getPatient",
         response_model=PatientRecord,
-        responses={404: NOT_FOUND},
+        responses={404: NOT_FOUND, 422: INVALID},
         description="The patient, every session, every planned text and every message sent, as "
         "`reminders show --json` prints them.",
     )
@@ -191,7 +191,7 @@ def api_router() -> APIRouter:
             operation_id=f"{action}Patient",
             name=f"{action}_patient",
             response_model=PatientDetail,
-            responses={404: NOT_FOUND, 409: CONFLICT},
+            responses={404: NOT_FOUND, 409: CONFLICT, 422: INVALID},
             description=description,
         )
 
@@ -273,7 +273,7 @@ def api_router() -> APIRouter:
         summary="Cancel a session",
         operation_id="cancelAppointment",
         response_model=PatientDetail,
-        responses={404: NOT_FOUND, 409: CONFLICT},
+        responses={404: NOT_FOUND, 409: CONFLICT, 422: INVALID},
         description="Cancel a scheduled or confirmed session and its texts; cancelling the upcoming "
         "touch-up books the one after. 409 for a session that is not scheduled or confirmed.",
     )

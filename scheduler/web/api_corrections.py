@@ -69,7 +69,7 @@ def routes(router: APIRouter) -> None:
         summary="Restore a cancelled session",
         operation_id="restoreAppointment",
         response_model=PatientDetail,
-        responses={404: NOT_FOUND, 409: CONFLICT},
+        responses={404: NOT_FOUND, 409: CONFLICT, 422: INVALID},
         description="Bring back a cancelled session that is still ahead, with fresh texts. 409 for a "
         "session that is not cancelled or whose time has passed.",
     )
