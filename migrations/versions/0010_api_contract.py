@@ -1,7 +1,7 @@
 """What the API contract needs: remembered answers for Idempotency-Key, and indexes for
 `updated_since`.
 
-Revision ID: 0011
+Revision ID: 0010
 Revises: 0009
 Create Date: 2026-11-30
 """
@@ -15,7 +15,7 @@ from alembic import op
 
 from scheduler.store.types import UTCDateTime
 
-revision: str = "0011"
+revision: str = "0010"
 down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
