@@ -73,6 +73,8 @@ class Settings:
     staff_alert_webhook_url: str | None = None
     staff_alert_webhook_secret: str | None = field(default=None, repr=False)
     session_idle_minutes: int = 30
+    # Requests per minute one API token may make (a burst of as many, then this rate).
+    api_rate_per_minute: int = 600
     session_max_hours: int = 12
     allowed_hosts: tuple[str, ...] = ()  # empty: any Host header (links never use it)
     templates_file: Path | None = None
@@ -137,6 +139,7 @@ class Settings:
             staff_alert_webhook_url=_optional_url(get("STAFF_ALERT_WEBHOOK_URL"), "STAFF_ALERT_WEBHOOK_URL"),
             staff_alert_webhook_secret=get("STAFF_ALERT_WEBHOOK_SECRET"),
             session_idle_minutes=_int(get("SESSION_IDLE_MINUTES"), "SESSION_IDLE_MINUTES", 30, 5, 24 * 60),
+            api_rate_per_minute=_int(get("API_RATE_PER_MINUTE"), "API_RATE_PER_MINUTE", 600, 1, 100_000),
             session_max_hours=_int(get("SESSION_MAX_HOURS"), "SESSION_MAX_HOURS", 12, 1, 7 * 24),
             allowed_hosts=_hosts(get("ALLOWED_HOSTS")),
             templates_file=_optional_file(get("TEMPLATES_FILE"), "TEMPLATES_FILE"),

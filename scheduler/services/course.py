@@ -158,6 +158,9 @@ class CourseChanges(Service):
             patient = get_patient(db, patient_id)
             if patient.status not in allowed_from:
                 raise InvalidInput(f"cannot {action} a patient who is {patient.status}")
+            if action == "resume" and patient.status == PatientStatus.ACTIVE and patient.hold_reason is None:
+                # Nothing to resume: answered as pausing twice is, not as a change.
+                raise InvalidInput("cannot resume a patient who is active and not on hold")
             patient.status = status
             patient.updated_at = now
             if status == PatientStatus.DISCHARGED:

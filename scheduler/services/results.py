@@ -18,13 +18,15 @@ from scheduler.domain.states import (
     AppointmentStatus,
     Attention,
     Language,
+    MessageStatus,
     PatientStatus,
     ReminderKind,
     ReminderStatus,
+    ReplyIntent,
     SessionKind,
 )
 from scheduler.domain.timeutil import zone
-from scheduler.store.models import Appointment, Message, Patient, Reminder
+from scheduler.store.models import Appointment, Message, Patient, Reminder, Reply
 
 # An aware instant, written as `datetime.isoformat()` writes it (`+00:00`, never `Z`).
 Instant = Annotated[
@@ -52,6 +54,8 @@ class PatientView(Result):
     attention: Attention | None = Field(description="Why staff need to act, or null.")
     language: Language = Field(description="The language of the patient's texts.")
     external_id: str | None = Field(description="The clinic's record number (from its EHR), or null.")
+    created_at: Instant = Field(description="When the patient was enrolled, in UTC.")
+    updated_at: Instant = Field(description="When the patient's own record last changed, in UTC.")
 
     @classmethod
     def of(cls, patient: Patient) -> PatientView:
@@ -69,6 +73,8 @@ class PatientView(Result):
             language=patient.language,
             external_id=patient.external_id,
             attention=patient.attention,
+            created_at=patient.created_at,
+            updated_at=patient.updated_at,
         )
 
 
@@ -82,6 +88,12 @@ class AppointmentView(Result):
         examples=["2026-03-09T10:00:00-04:00"],
     )
     status: AppointmentStatus
+    confirmed_at: Instant | None = Field(description="When the patient confirmed (C), or null.")
+    change_requested_at: Instant | None = Field(
+        description="When the patient last asked to change it (R), or null."
+    )
+    created_at: Instant = Field(description="When the session was booked, in UTC.")
+    updated_at: Instant = Field(description="When the session last changed (time, status), in UTC.")
 
     @classmethod
     def of(cls, appointment: Appointment, tz_name: str) -> AppointmentView:
@@ -92,6 +104,10 @@ class AppointmentView(Result):
             starts_at=appointment.starts_at,
             local_start=appointment.starts_at.astimezone(zone(tz_name)),
             status=appointment.status,
+            confirmed_at=appointment.confirmed_at,
+            change_requested_at=appointment.change_requested_at,
+            created_at=appointment.created_at,
+            updated_at=appointment.updated_at,
         )
 
 
@@ -128,10 +144,11 @@ class MessageView(Result):
     reminder_id: int | None
     to: str = Field(description="E.164")
     body: str
-    status: str = Field(description="The provider's delivery status, e.g. `sent`, `delivered`, `failed`.")
+    status: MessageStatus = Field(description="The provider's delivery status: `sent`, `delivered`, ...")
     provider_sid: str | None
     error_code: int | None = Field(description="The provider's error code, or null.")
     created_at: Instant = Field(description="When it was handed to the provider, in UTC.")
+    updated_at: Instant = Field(description="When its delivery status last changed, in UTC.")
 
     @classmethod
     def of(cls, message: Message) -> MessageView:
@@ -140,10 +157,35 @@ class MessageView(Result):
             reminder_id=message.reminder_id,
             to=message.to,
             body=message.body,
-            status=message.status,
+            status=MessageStatus(message.status),
             provider_sid=message.provider_sid,
             error_code=message.error_code,
             created_at=message.created_at,
+            updated_at=message.updated_at,
+        )
+
+
+class ReplyView(Result):
+    """A text the patient sent, what it was read as, and what the service answered."""
+
+    id: int
+    received_at: Instant = Field(description="When it arrived, in UTC.")
+    intent: ReplyIntent = Field(description="`confirm` (C), `change` (R), `stop`, `start`, `help`, `other`.")
+    urgent: bool = Field(description="It reads as a safety concern; the on-call person was alerted.")
+    handled_at: Instant | None = Field(description="When staff marked it handled, or null.")
+    text: str = Field(description="The patient's words.")
+    auto_reply: str | None = Field(description="What the service answered at once, or null.")
+
+    @classmethod
+    def of(cls, reply: Reply) -> ReplyView:
+        return cls(
+            id=reply.id,
+            received_at=reply.received_at,
+            intent=reply.intent,
+            urgent=reply.urgent,
+            handled_at=reply.handled_at,
+            text=reply.body,
+            auto_reply=reply.auto_reply,
         )
 
 

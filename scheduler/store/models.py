@@ -10,6 +10,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -101,6 +102,7 @@ class Patient(Base):
         return Attention(self.hold_reason.value)
 
     __table_args__ = (
+        Index("ix_patients_updated_at", "updated_at"),  # what an EHR asks for: changed since
         # One patient in care per number: inbound replies are matched by it.
         Index(
             "uq_patients_phone_in_care",
@@ -141,6 +143,7 @@ class Appointment(Base):
     __table_args__ = (
         UniqueConstraint("patient_id", "kind", "number"),
         Index("ix_appointments_starts_at", "starts_at"),
+        Index("ix_appointments_updated_at", "updated_at"),
     )
 
 
@@ -373,3 +376,28 @@ class HandledItem(Base):
     item: Mapped[str] = mapped_column(String(60), unique=True)
     handled_by: Mapped[str] = mapped_column(String(120))
     handled_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class IdempotencyKey(Base):
+    """A POST made with an `Idempotency-Key`: what was asked (a hash) and the answer given, so that
+    a retry of the same request gets the same answer instead of acting twice."""
+
+    __tablename__ = "idempotency_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Whose key: a hash of the API token that sent it, so two clients' keys never meet.
+    client: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(255))
+    # A hash of the method, path and body; the same key with another request is refused.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    # Null while the first request is still being answered.
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    headers: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("client", "key", name="uq_idempotency_keys_client_key"),
+        Index("ix_idempotency_keys_expires_at", "expires_at"),
+    )
