@@ -160,7 +160,7 @@ def after_id(text: str | None) -> int:
     if not text:
         return 0
     try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+        raw = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raw = ""
     if not raw.startswith("e") or not raw[1:].isdigit() or len(raw) > 20:
