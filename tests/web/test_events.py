@@ -19,7 +19,7 @@ from scheduler.serialize import to_json
 from scheduler.services import EnrolRequest
 from scheduler.services.accounts import Accounts
 from scheduler.services.api_tokens import ApiTokens
-from scheduler.store.models import AuditEntry, Event
+from scheduler.store.models import AuditEntry, Event, Message
 from scheduler.store.uow import UnitOfWork
 from scheduler.web import create_app
 from tests.support import PUBLIC, FrozenClock, Signer, make_settings
@@ -324,3 +324,24 @@ def test_staff_see_events_by_state_and_retry_a_failed_one(
         "appointment.confirmed",
     ]
     assert "No events in that state." in staff.get("/events?state=failed").text
+
+
+def test_a_message_that_cannot_reach_the_number_is_a_failed_message_and_an_invalid_phone(
+    app: App, client: TestClient, sign: Signer, dispatcher: Dispatcher, receiver: Receiver
+) -> None:
+    receiver.answers[:] = []
+    patient_id = enrol(app)["patient"]["id"]
+    dispatcher.drain()  # the welcome text goes out
+    with UnitOfWork(app.database) as uow:
+        message = uow.db.scalars(select(Message)).one()
+    form = {"MessageSid": str(message.provider_sid), "MessageStatus": "undelivered", "To": PHONE}
+    form["ErrorCode"] = "30005"  # unknown handset: the number is flagged, the text given up on
+    path = f"/twilio/status?message_id={message.id}"
+    assert client.post(path, data=form, headers={"X-Twilio-Signature": sign(path, form)}).status_code == 204
+    assert dispatcher.deliver_events() == 2
+    bodies = posted(receiver)
+    assert [b["type"] for b in bodies] == ["patient.phone_invalid", "message.failed"]
+    assert bodies[1]["message_id"] == message.id
+    assert {b["patient_id"] for b in bodies} == {patient_id}
+    assert all(verified(headers, raw, SECRET) for headers, raw in receiver.requests)
+    assert "555" not in json.dumps(bodies)
