@@ -21,6 +21,7 @@ from scheduler.store.models import Patient, Reminder
 from scheduler.store.outbox import release
 
 log = logging.getLogger("scheduler.outcomes")
+_GIVEN_UP = (ReminderStatus.FAILED, ReminderStatus.EXPIRED)  # a message.failed event for the EHR
 
 
 def apply_message_verdict(
@@ -36,7 +37,7 @@ def apply_message_verdict(
     for reminder in carried:
         apply_verdict(db, planner, reminder, patient, verdict, code, now)
     message_id = carried[0].message_id if carried else None
-    if verdict.status is ReminderStatus.FAILED and message_id is not None:
+    if verdict.status in _GIVEN_UP and message_id is not None:
         record_event(db, planner.settings, EventType.MESSAGE_FAILED, patient, now, message_id=message_id)
 
 
