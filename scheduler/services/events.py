@@ -163,9 +163,10 @@ def after_id(text: str | None) -> int:
         raw = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raw = ""
-    if not raw.startswith("e") or not raw[1:].isdigit() or len(raw) > 20:
+    number = raw[1:]
+    if not raw.startswith("e") or not (number.isascii() and number.isdigit()) or len(number) > 12:
         raise InvalidInput("after is not a cursor this feed gave out", field="after")
-    return int(raw[1:])
+    return int(number)
 
 
 class Events(Service):

@@ -4,6 +4,7 @@ staff's Events page with its retry. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from datetime import timedelta
@@ -206,6 +207,7 @@ def test_the_feed_pages_in_order_without_skipping_or_repeating_while_events_are_
         {"after": "not-a-cursor"},
         {"after": "ZXg"},
         {"after": "ZTEx!"},
+        {"after": base64.urlsafe_b64encode(b"e" + b"9" * 13).decode()},  # beyond any id
         {"limit": 0},
         {"limit": 501},
         {"type": "x"},
