@@ -31,7 +31,7 @@ from scheduler.domain.states import MessageStatus, Reason, ReminderKind, Reminde
 from scheduler.domain.timeutil import zone
 from scheduler.errors import Failure, SmsSendError
 from scheduler.services.delivery import settle
-from scheduler.services.outcomes import apply_verdict
+from scheduler.services.outcomes import apply_message_verdict
 from scheduler.services.planning import Planner
 from scheduler.sms import MAX_VALIDITY_PERIOD_SECONDS, OutgoingSms, SendReceipt, mask_phone
 from scheduler.store.models import Appointment, Message, Patient, Reminder
@@ -324,8 +324,7 @@ class BatchPipeline:
         )
         patient = db.get(Patient, lead.patient_id)
         assert patient is not None
-        for reminder in carried:
-            apply_verdict(db, self.planner, reminder, patient, verdict, error.code, now)
+        apply_message_verdict(db, self.planner, carried, patient, verdict, error.code, now)
         if verdict.halt:
             ctx.halt(now)
             log.critical(

@@ -24,7 +24,7 @@ from pydantic import AwareDatetime
 from scheduler.services import Clinic, EnrolRequest
 from scheduler.services.records import PatientFilter, PatientQuery
 from scheduler.services.results import PatientDetail, PatientRecord, ReplyView
-from scheduler.web import api_corrections
+from scheduler.web import api_corrections, api_events
 from scheduler.web.api_common import (
     CONFLICT,
     INVALID,
@@ -299,4 +299,5 @@ def api_router() -> APIRouter:
         return call(lambda: clinic.outcome(appointment_id, body.outcome))
 
     api_corrections.routes(router)
+    api_events.routes(router)
     return router
