@@ -190,6 +190,13 @@ class Reminder(Base):
             sqlite_where=text("status = 'unknown'"),
             postgresql_where=text("status = 'unknown'"),
         ),
+        # The weekly reports count texts that failed or expired, by when they were due.
+        Index(
+            "ix_reminders_troubled",
+            "due_at",
+            sqlite_where=text("status IN ('failed', 'expired')"),
+            postgresql_where=text("status IN ('failed', 'expired')"),
+        ),
     )
 
 
@@ -240,7 +247,10 @@ class Reply(Base):
     # What the service answered, if anything (sent back in the webhook's TwiML).
     auto_reply: Mapped[str | None] = mapped_column(Text)
 
-    __table_args__ = (Index("ix_replies_patient_id", "patient_id"),)
+    __table_args__ = (
+        Index("ix_replies_patient_id", "patient_id"),
+        Index("ix_replies_received_at", "received_at"),
+    )
 
 
 class Worker(Base):
@@ -270,7 +280,10 @@ class AuditEntry(Base):
     appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))
     details: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
 
-    __table_args__ = (Index("ix_audit_log_patient_id", "patient_id"),)
+    __table_args__ = (
+        Index("ix_audit_log_patient_id", "patient_id"),
+        Index("ix_audit_log_action", "action", "at"),  # opt-outs a week, for the reports
+    )
 
 
 class Event(Base):

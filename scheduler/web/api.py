@@ -29,7 +29,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from scheduler.services import Clinic, EnrolRequest
 from scheduler.services.records import PatientFilter
 from scheduler.services.results import PatientDetail, PatientRecord, PatientView
-from scheduler.web import api_corrections
+from scheduler.web import api_corrections, api_reports
 from scheduler.web.api_common import (
     CONFLICT,
     INVALID,
@@ -261,4 +261,5 @@ def api_router() -> APIRouter:
         return call(lambda: clinic.outcome(appointment_id, body.outcome), target=("path", "appointment_id"))
 
     api_corrections.routes(router)
+    api_reports.routes(router)
     return router
