@@ -101,8 +101,9 @@ def _describe(labels: Sequence[str], series: Sequence[Series], percent: bool, ab
 
 
 def _nice(most: float) -> float:
-    """The scale's top: the smallest 1, 2 or 5 times a power of ten at or above `most` (1 at least)."""
-    if most <= 1:
-        return 1.0
+    """The scale's top: the smallest 2, 4 or 6 times a power of ten at or above `most` (2 at
+    least), so that the middle line is a whole number too."""
+    if most <= 2:
+        return 2.0
     power = 10 ** math.floor(math.log10(most))
-    return float(next(step * power for step in (1, 2, 5, 10) if step * power >= most))
+    return float(next(step * power for step in (2, 4, 6, 10, 20) if step * power >= most))
