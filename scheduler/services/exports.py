@@ -68,7 +68,9 @@ def neutralised(cell: object) -> str:
 
 def parse_day(value: str, name: str) -> date:
     """A date written YYYY-MM-DD; InvalidInput naming `name` otherwise."""
-    problem = InvalidInput(f"{name} must be a date like 2026-03-01", field=name)
+    problem = InvalidInput(
+        f"the {name} date must be a real date written YYYY-MM-DD, like 2026-03-01", field=name
+    )
     if len(value.strip()) != 10:  # fromisoformat also reads 20260301 and week dates
         raise problem
     try:
@@ -91,7 +93,7 @@ class Period:
             parse_day(last, "to") if last else None,
         )
         if period.first and period.last and period.last < period.first:
-            raise InvalidInput("to must not be before from", field="to")
+            raise InvalidInput("the to date is before the from date", field="to")
         return period
 
     def bounds(self, clinic_zone: str) -> tuple[datetime | None, datetime | None]:

@@ -32,5 +32,9 @@ def routes(router: APIRouter) -> None:
         ] = None,
     ) -> WeeklyReport:
         reports = request.app.state.app.reports(f"api:{client}")
-        report: WeeklyReport = call(lambda: reports.weekly(weeks, until), target=("query", "weeks"))
+        report: WeeklyReport = call(
+            lambda: reports.weekly(weeks, until),
+            target=("query", "weeks"),
+            fields={"weeks": ("query", "weeks"), "until": ("query", "until")},
+        )
         return report

@@ -131,7 +131,9 @@ def test_the_reports_page_charts_the_weeks_and_both_pages_download_csv(
     page.get_by_label("From (the clinic's day)").fill("2026-03-10")
     page.get_by_label("To (included)").fill("2026-03-01")
     page.get_by_role("button", name="Download the message log (CSV)").click()
-    expect(page.get_by_role("alert")).to_have_text("to must not be before from; nothing was exported.")
+    expect(page.get_by_role("alert")).to_have_text(
+        "The to date is before the from date; nothing was exported."
+    )
     page.screenshot(path=str(screenshots / "export-refused.png"), full_page=True)
 
 

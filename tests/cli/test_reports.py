@@ -67,9 +67,12 @@ def test_export_writes_a_file_with_o_and_says_how_many_rows(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("--from", "2026-02-30"), "error: from must be a date like 2026-03-01"),
-        (("--to", "yesterday"), "error: to must be a date like 2026-03-01"),
-        (("--from", "2026-03-05", "--to", "2026-03-04"), "error: to must not be before from"),
+        (
+            ("--from", "2026-02-30"),
+            "error: the from date must be a real date written YYYY-MM-DD, like 2026-03-01",
+        ),
+        (("--to", "yesterday"), "error: the to date must be a real date written YYYY-MM-DD, like 2026-03-01"),
+        (("--from", "2026-03-05", "--to", "2026-03-04"), "error: the to date is before the from date"),
     ],
 )
 def test_a_bad_range_exits_2_with_one_line_and_writes_nothing(
@@ -109,7 +112,10 @@ def test_report_prints_the_weeks_as_text_csv_and_json(
     [
         (("--weeks", "0"), "error: Invalid value for '--weeks': 0 is not in the range x>=1."),
         (("--weeks", "105"), "error: weeks must be from 1 to 104"),
-        (("--until", "2026-13-01"), "error: until must be a date like 2026-03-01"),
+        (
+            ("--until", "2026-13-01"),
+            "error: the until date must be a real date written YYYY-MM-DD, like 2026-03-01",
+        ),
     ],
 )
 def test_report_refuses_bad_input_with_exit_2(

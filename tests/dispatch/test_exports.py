@@ -171,10 +171,10 @@ def test_the_message_log_covers_the_clinics_days_and_leaves_bodies_out_unless_as
 @pytest.mark.parametrize(
     ("first", "last", "message"),
     [
-        ("2026-02-30", None, "from must be a date like 2026-03-01"),
-        ("2026-03-01", "next week", "to must be a date like 2026-03-01"),
-        ("20260301", None, "from must be a date like 2026-03-01"),
-        ("2026-03-05", "2026-03-04", "to must not be before from"),
+        ("2026-02-30", None, "the from date must be a real date written YYYY-MM-DD, like 2026-03-01"),
+        ("2026-03-01", "next week", "the to date must be a real date written YYYY-MM-DD, like 2026-03-01"),
+        ("20260301", None, "the from date must be a real date written YYYY-MM-DD, like 2026-03-01"),
+        ("2026-03-05", "2026-03-04", "the to date is before the from date"),
     ],
 )
 def test_a_bad_range_is_refused_before_anything_is_audited(

@@ -111,7 +111,9 @@ def test_the_reports_page_draws_the_services_figures_as_charts_and_a_table(
 def test_a_bad_week_on_the_reports_page_is_refused_with_one_clear_error(app: App, staff: TestClient) -> None:
     page = staff.get("/reports?until=2026-02-30")
     assert page.status_code == 422
-    assert re.findall(r'role="alert">([^<]*)<', page.text) == ["until must be a date like 2026-03-01"]
+    assert re.findall(r'role="alert">([^<]*)<', page.text) == [
+        "The until date must be a real date written YYYY-MM-DD, like 2026-03-01"
+    ]
     assert staff.get("/reports.csv?until=soon").status_code == 422
     earlier = staff.get("/reports?until=2026-01-04")
     assert earlier.status_code == 200
@@ -171,9 +173,9 @@ def test_the_message_log_export_takes_a_range_and_bodies_only_when_ticked(
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"from": "2026-03-05", "to": "2026-03-04"}, "to must not be before from"),
-        ({"from": "03/04/2026"}, "from must be a date like 2026-03-01"),
-        ({"to": "2026-02-29"}, "to must be a date like 2026-03-01"),
+        ({"from": "2026-03-05", "to": "2026-03-04"}, "the to date is before the from date"),
+        ({"from": "03/04/2026"}, "the from date must be a real date written YYYY-MM-DD, like 2026-03-01"),
+        ({"to": "2026-02-29"}, "the to date must be a real date written YYYY-MM-DD, like 2026-03-01"),
     ],
 )
 def test_a_bad_range_is_answered_422_with_one_error_and_nothing_exported(
@@ -184,7 +186,9 @@ def test_a_bad_range_is_answered_422_with_one_error_and_nothing_exported(
     response = staff.post("/export/messages", data={"csrf": csrf, **fields})
     assert response.status_code == 422
     assert response.headers["content-type"].startswith("text/html")
-    assert re.findall(r'role="alert">([^<]*)<', response.text) == [f"{message}; nothing was exported."]
+    assert re.findall(r'role="alert">([^<]*)<', response.text) == [
+        f"{message.capitalize()[0]}{message[1:]}; nothing was exported."
+    ]
     assert f'value="{next(iter(fields.values()))}"' in response.text  # what was typed is kept
     assert audit_count(app) == before
 
