@@ -3,9 +3,9 @@ stands, and the log of texts and replies over a range of the clinic's days.
 
 An export is audited when it is asked for (who, what, how many rows); the rows are then read a
 batch at a time from one query and written out as they come, so a large export is never held in
-memory whole. Message bodies are left out unless asked for. A cell that a spreadsheet would read
-as a formula (it begins with =, +, -, @, a tab or a carriage return) is written with a leading
-single quote.
+memory whole, in a read-only transaction that on SQLite leaves the write lock to the workers.
+Message bodies are left out unless asked for. A cell that a spreadsheet would read as a formula
+(it begins with =, +, -, @, a tab or a carriage return) is written with a leading single quote.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from scheduler.errors import InvalidInput
 from scheduler.services.audit import audit
 from scheduler.services.base import Service
 from scheduler.store.models import Appointment, Message, Patient, Reminder, Reply
-from scheduler.store.uow import UnitOfWork
+from scheduler.store.uow import UnitOfWork, reading
 
 log = logging.getLogger("scheduler.services")
 BATCH = 500
@@ -140,9 +140,9 @@ class Exports(Service):
         """Every patient, by id: status, the next session and whether it is confirmed, sessions
         attended and missed, texts sent (or delivered) and failed."""
         now = self.clock.now()
-        with UnitOfWork(self.database) as uow:
-            count = uow.db.scalar(select(func.count()).select_from(Patient)) or 0
-            self._audit(uow, "patients", count, {})
+        with reading(self.database) as db:
+            count = db.scalar(select(func.count()).select_from(Patient)) or 0
+        self._audit("patients", count, {})
         return Export(f"patients-{self._today()}.csv", PATIENT_COLUMNS, count, self._patient_rows(now))
 
     def export_messages(self, period: Period, *, bodies: bool = False) -> Export:
@@ -150,31 +150,26 @@ class Exports(Service):
         clinic's days, oldest first; times in the clinic's zone. Bodies only when `bodies`."""
         start, end = period.bounds(self.settings.clinic_timezone)
         log_query = _message_log(start, end, bodies)
-        with UnitOfWork(self.database) as uow:
-            count = uow.db.scalar(select(func.count()).select_from(log_query.subquery())) or 0
-            self._audit(uow, "messages", count, {**period.describe(), "bodies": bodies})
+        with reading(self.database) as db:
+            count = db.scalar(select(func.count()).select_from(log_query.subquery())) or 0
+        self._audit("messages", count, {**period.describe(), "bodies": bodies})
         header = MESSAGE_COLUMNS + (("body",) if bodies else ())
         rows = self._message_rows(start, end, bodies)
         return Export(f"messages-{self._today()}.csv", header, count, rows)
 
-    def _audit(self, uow: UnitOfWork, what: str, count: int, details: dict[str, Any]) -> None:
-        audit(
-            uow.db,
-            self.clock.now(),
-            self.actor,
-            "export",
-            None,
-            details={"what": what, "rows": count, **details},
-        )
-        uow.commit()
+    def _audit(self, what: str, count: int, details: dict[str, Any]) -> None:
+        with UnitOfWork(self.database) as uow:
+            details = {"what": what, "rows": count, **details}
+            audit(uow.db, self.clock.now(), self.actor, "export", None, details=details)
+            uow.commit()
         log.info("export of %s by %s: %d rows", what, self.actor, count)
 
     def _today(self) -> str:
         return self.clock.now().astimezone(zone(self.settings.clinic_timezone)).date().isoformat()
 
     def _patient_rows(self, now: datetime) -> Iterator[list[Any]]:
-        with UnitOfWork(self.database) as uow:
-            for row in uow.db.execute(_patients_query(now).execution_options(yield_per=BATCH)):
+        with reading(self.database) as db:
+            for row in db.execute(_patients_query(now).execution_options(yield_per=BATCH)):
                 (pid, external_id, name, status, protocol, tz, next_at, confirmed, attended, missed,
                  sent, failed) = row  # fmt: skip
                 when = "" if next_at is None else next_at.astimezone(zone(tz)).isoformat(timespec="minutes")
@@ -188,8 +183,8 @@ class Exports(Service):
         tz = zone(self.settings.clinic_timezone)
         log_query = _message_log(start, end, bodies).subquery()
         ordered = select(log_query).order_by(log_query.c.at, log_query.c.seq, log_query.c.id)
-        with UnitOfWork(self.database) as uow:
-            for row in uow.db.execute(ordered.execution_options(yield_per=BATCH)):
+        with reading(self.database) as db:
+            for row in db.execute(ordered.execution_options(yield_per=BATCH)):
                 at = row.at.astimezone(tz).isoformat(timespec="seconds")
                 cells = [
                     at,

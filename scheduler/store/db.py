@@ -38,6 +38,10 @@ POOL_SIZE = 5
 POOL_OVERFLOW = 5
 
 
+# An execution option: the transaction only reads (on SQLite it starts without the write lock).
+READ_ONLY = "reminders_read_only"
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     # Statement parameters hold names, numbers and texts: keep them out of error messages.
     kwargs.setdefault("hide_parameters", True)
@@ -98,7 +102,9 @@ def _sqlite_immediate(engine: Engine, *, in_memory: bool) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A long read (a report, an export) takes no write lock: WAL gives it a snapshot.
+        reader = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if reader else "BEGIN IMMEDIATE")
 
 
 def violated(exc: DBAPIError) -> str:

@@ -35,6 +35,9 @@ from scheduler.domain.states import (
 )
 from scheduler.store.types import EnumText, UTCDateTime
 
+# A confirm request that went out (the partial index and the report's query share it).
+CONFIRM_SENT = "kind = 'confirm' AND status IN ('sent', 'delivered')"
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -141,6 +144,8 @@ class Appointment(Base):
     __table_args__ = (
         UniqueConstraint("patient_id", "kind", "number"),
         Index("ix_appointments_starts_at", "starts_at"),
+        # The weekly reports count sessions by start, outcome and confirmation from this alone.
+        Index("ix_appointments_outcomes", "starts_at", "status", "confirmed_at"),
     )
 
 
@@ -190,7 +195,14 @@ class Reminder(Base):
             sqlite_where=text("status = 'unknown'"),
             postgresql_where=text("status = 'unknown'"),
         ),
-        # The weekly reports count texts that failed or expired, by when they were due.
+        # The weekly reports: the sessions whose confirm request went out, and the texts that
+        # failed or expired by when they were due.
+        Index(
+            "ix_reminders_confirm_sent",
+            "appointment_id",
+            sqlite_where=text(CONFIRM_SENT),
+            postgresql_where=text(CONFIRM_SENT),
+        ),
         Index(
             "ix_reminders_troubled",
             "due_at",
