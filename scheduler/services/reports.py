@@ -24,7 +24,6 @@ import io
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime, timedelta
 
-from pydantic import Field
 from sqlalchemy import ColumnElement, Executable, SQLColumnExpression, and_, case, exists, func, select, text
 from sqlalchemy.orm import Session as DbSession
 
@@ -32,7 +31,7 @@ from scheduler.domain.states import AppointmentStatus, ReminderStatus
 from scheduler.domain.timeutil import to_local, to_utc, zone
 from scheduler.errors import InvalidInput
 from scheduler.services.base import Service
-from scheduler.services.results import Result
+from scheduler.services.results import WeekFigures, WeeklyReport
 from scheduler.store.models import CONFIRM_SENT, Appointment, AuditEntry, Reminder
 from scheduler.store.uow import reading
 
@@ -49,25 +48,6 @@ CSV_COLUMNS = (
     "texts_failed",
     "texts_expired",
 )
-
-
-class WeekFigures(Result):
-    week_start: date = Field(description="The week's Monday, in the clinic's time zone.")
-    attended: int = Field(description="Sessions that started this week and were attended.")
-    missed: int = Field(description="Sessions that started this week and were missed.")
-    confirm_requests: int = Field(description="Sessions this week whose patient was sent a confirm request.")
-    confirmed: int = Field(description="Of those, the sessions the patient confirmed.")
-    confirmation_rate: float | None = Field(
-        description="confirmed / confirm_requests, from 0 to 1; null for a week without requests."
-    )
-    opt_outs: int = Field(description="Patients who opted out of texts this week.")
-    texts_failed: int = Field(description="Texts due this week that failed.")
-    texts_expired: int = Field(description="Texts due this week that expired unsent or undelivered.")
-
-
-class WeeklyReport(Result):
-    timezone: str = Field(description="The clinic's time zone, in which weeks begin on Monday at 00:00.")
-    weeks: list[WeekFigures] = Field(description="Oldest first; the last is the week holding `until`.")
 
 
 class Reports(Service):

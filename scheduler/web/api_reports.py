@@ -7,7 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from scheduler.services.reports import MAX_WEEKS, WEEKS, WeeklyReport
+from scheduler.services.reports import MAX_WEEKS, WEEKS
+from scheduler.services.results import WeeklyReport
 from scheduler.web.api_common import INVALID, Client, call
 
 

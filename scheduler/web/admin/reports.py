@@ -11,7 +11,8 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from scheduler.errors import InvalidInput
 from scheduler.services.accounts import StaffUser
 from scheduler.services.exports import Export, Period, parse_day
-from scheduler.services.reports import WeeklyReport, report_csv
+from scheduler.services.reports import report_csv
+from scheduler.services.results import WeeklyReport
 from scheduler.web.admin.charts import BLUE, ORANGE, Series, bar_chart
 from scheduler.web.admin.common import PostedForm, Staff, field
 from scheduler.web.pages import page
