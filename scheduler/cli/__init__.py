@@ -3,8 +3,7 @@
 Exit codes: 0 success, 2 bad input (one `error: ...` line on stderr, nothing written), 1 other
 failures. The commands live by concept: `course` (enrol and change patients), `edits` (correct
 a record or a course), `operations` (migrations, dispatching, the worker and the web app),
-`accounts` (staff and API tokens), `texts` (the templates patients read), `reports`
-(exports and weekly figures).
+`accounts` (staff and API tokens), `texts` (the templates patients read).
 """
 
 from __future__ import annotations
@@ -14,11 +13,12 @@ import sys
 
 import click
 
-from scheduler.cli import accounts, course, edits, operations, reports, texts
+from scheduler.cli import accounts, course, edits, operations, texts
+from scheduler.cli import reports as reports  # `export` and `report`
 from scheduler.cli.base import cli, fail
 from scheduler.errors import ConfigError, InvalidInput, ReminderError, SchemaOutOfDate
 
-__all__ = ["accounts", "cli", "course", "edits", "main", "operations", "reports", "texts"]
+__all__ = ["accounts", "cli", "course", "edits", "main", "operations", "texts"]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -11,22 +11,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from scheduler.web.admin import (
-    corrections,
-    enrol,
-    imports,
-    messages,
-    patients,
-    reports,
-    signin,
-    staff,
-    today,
-    week,
-)
+from scheduler.web.admin import corrections, enrol, imports, messages, patients, signin, staff, today, week
+from scheduler.web.admin import reports as report_pages
 
 
 def admin_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
-    for module in (signin, today, week, patients, corrections, enrol, messages, imports, reports, staff):
+    for module in (signin, today, week, patients, corrections, enrol, messages, imports, report_pages, staff):
         module.routes(router)
     return router
