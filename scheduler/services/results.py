@@ -7,7 +7,7 @@ in UTC (`...+00:00`); `local_start` carries the patient's offset.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
@@ -212,6 +212,27 @@ class PatientRecord(PatientCourse):
     """A patient with sessions, planned texts and the messages sent (what `show --json` prints)."""
 
     messages: list[MessageView]
+
+
+class WeekFigures(Result):
+    """One week of `services.reports`, as `reminders report --json` and the API give it."""
+
+    week_start: date = Field(description="The week's Monday, in the clinic's time zone.")
+    attended: int = Field(description="Sessions that started this week and were attended.")
+    missed: int = Field(description="Sessions that started this week and were missed.")
+    confirm_requests: int = Field(description="Sessions this week whose patient was sent a confirm request.")
+    confirmed: int = Field(description="Of those, the sessions the patient confirmed.")
+    confirmation_rate: float | None = Field(
+        description="confirmed / confirm_requests, from 0 to 1; null for a week without requests."
+    )
+    opt_outs: int = Field(description="Patients who opted out of texts this week.")
+    texts_failed: int = Field(description="Texts due this week that failed.")
+    texts_expired: int = Field(description="Texts due this week that expired unsent or undelivered.")
+
+
+class WeeklyReport(Result):
+    timezone: str = Field(description="The clinic's time zone, in which weeks begin on Monday at 00:00.")
+    weeks: list[WeekFigures] = Field(description="Oldest first; the last is the week holding `until`.")
 
 
 def patient_detail(db: DbSession, patient: Patient, warnings: list[str] | None = None) -> PatientDetail:

@@ -36,6 +36,9 @@ from scheduler.domain.states import (
 )
 from scheduler.store.types import EnumText, UTCDateTime
 
+# A confirm request that went out (the partial index and the report's query share it).
+CONFIRM_SENT = "kind = 'confirm' AND status IN ('sent', 'delivered')"
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -144,6 +147,8 @@ class Appointment(Base):
         UniqueConstraint("patient_id", "kind", "number"),
         Index("ix_appointments_starts_at", "starts_at"),
         Index("ix_appointments_updated_at", "updated_at"),
+        # The weekly reports count sessions by start, outcome and confirmation from this alone.
+        Index("ix_appointments_outcomes", "starts_at", "status", "confirmed_at"),
     )
 
 
@@ -192,6 +197,20 @@ class Reminder(Base):
             "updated_at",
             sqlite_where=text("status = 'unknown'"),
             postgresql_where=text("status = 'unknown'"),
+        ),
+        # The weekly reports: the sessions whose confirm request went out, and the texts that
+        # failed or expired by when they were due.
+        Index(
+            "ix_reminders_confirm_sent",
+            "appointment_id",
+            sqlite_where=text(CONFIRM_SENT),
+            postgresql_where=text(CONFIRM_SENT),
+        ),
+        Index(
+            "ix_reminders_troubled",
+            "due_at",
+            sqlite_where=text("status IN ('failed', 'expired')"),
+            postgresql_where=text("status IN ('failed', 'expired')"),
         ),
     )
 
@@ -243,7 +262,10 @@ class Reply(Base):
     # What the service answered, if anything (sent back in the webhook's TwiML).
     auto_reply: Mapped[str | None] = mapped_column(Text)
 
-    __table_args__ = (Index("ix_replies_patient_id", "patient_id"),)
+    __table_args__ = (
+        Index("ix_replies_patient_id", "patient_id"),
+        Index("ix_replies_received_at", "received_at"),
+    )
 
 
 class Worker(Base):
@@ -273,7 +295,10 @@ class AuditEntry(Base):
     appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))
     details: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
 
-    __table_args__ = (Index("ix_audit_log_patient_id", "patient_id"),)
+    __table_args__ = (
+        Index("ix_audit_log_patient_id", "patient_id"),
+        Index("ix_audit_log_action", "action", "at"),  # opt-outs a week, for the reports
+    )
 
 
 class Event(Base):

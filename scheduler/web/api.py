@@ -24,7 +24,7 @@ from pydantic import AwareDatetime
 from scheduler.services import Clinic, EnrolRequest
 from scheduler.services.records import PatientFilter, PatientQuery
 from scheduler.services.results import PatientDetail, PatientRecord, ReplyView
-from scheduler.web import api_corrections, api_events
+from scheduler.web import api_corrections, api_events, api_reports
 from scheduler.web.api_common import (
     CONFLICT,
     INVALID,
@@ -300,4 +300,5 @@ def api_router() -> APIRouter:
 
     api_corrections.routes(router)
     api_events.routes(router)
+    api_reports.routes(router)
     return router

@@ -73,6 +73,7 @@ GOOD_BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("POST", "/api/v1/patients/{patient_id}/sessions"): {"when": "2026-03-10 15:30"},
     ("POST", "/api/v1/appointments/{appointment_id}/restore"): None,
     ("GET", "/api/v1/events"): None,
+    ("GET", "/api/v1/reports/weekly"): None,
 }
 ROUTES_WITH_IDS = [route for route in API_ROUTES if "{" in route[1]]
 

@@ -18,6 +18,7 @@ from scheduler.web.admin import (
     imports,
     messages,
     patients,
+    reports,
     signin,
     staff,
     today,
@@ -27,6 +28,18 @@ from scheduler.web.admin import (
 
 def admin_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
-    for module in (signin, today, week, patients, corrections, enrol, messages, events, imports, staff):
+    for module in (
+        signin,
+        today,
+        week,
+        patients,
+        corrections,
+        enrol,
+        messages,
+        events,
+        imports,
+        reports,
+        staff,
+    ):
         module.routes(router)
     return router
