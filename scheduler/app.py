@@ -13,6 +13,8 @@ from scheduler.config import Settings, env_file, load_settings
 from scheduler.domain.protocols import Protocol, load_protocols
 from scheduler.errors import ConfigError
 from scheduler.services import Clinic
+from scheduler.services.exports import Exports
+from scheduler.services.reports import Reports
 from scheduler.services.staff import StaffDesk
 from scheduler.sms import ConsoleSender, SmsSender
 from scheduler.store.db import check_schema, database_for, make_engine
@@ -39,6 +41,14 @@ class App:
     def desk(self, actor: str) -> StaffDesk:
         """What the staff pages read, as `actor`."""
         return StaffDesk(self.settings, self.protocols, self.database, self.clock, actor)
+
+    def reports(self, actor: str) -> Reports:
+        """The weekly figures, read as `actor`."""
+        return Reports(self.settings, self.protocols, self.database, self.clock, actor)
+
+    def exports(self, actor: str) -> Exports:
+        """CSV exports, audited as `actor`'s."""
+        return Exports(self.settings, self.protocols, self.database, self.clock, actor)
 
     def close(self) -> None:
         self.engine.dispose()

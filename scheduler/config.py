@@ -73,7 +73,11 @@ class Settings:
     staff_alert_phone: str | None = None
     staff_alert_webhook_url: str | None = None
     staff_alert_webhook_secret: str | None = field(default=None, repr=False)
+    event_webhook_url: str | None = None  # the EHR's receiver of events (services/events.py)
+    event_webhook_secret: str | None = field(default=None, repr=False)
     session_idle_minutes: int = 30
+    # Requests per minute one API token may make (a burst of as many, then this rate).
+    api_rate_per_minute: int = 600
     session_max_hours: int = 12
     allowed_hosts: tuple[str, ...] = ()  # empty: any Host header (links never use it)
     templates_file: Path | None = None
@@ -137,7 +141,10 @@ class Settings:
             staff_alert_phone=_optional_phone(get("STAFF_ALERT_PHONE"), "STAFF_ALERT_PHONE"),
             staff_alert_webhook_url=_optional_url(get("STAFF_ALERT_WEBHOOK_URL"), "STAFF_ALERT_WEBHOOK_URL"),
             staff_alert_webhook_secret=get("STAFF_ALERT_WEBHOOK_SECRET"),
+            event_webhook_url=_optional_url(get("EVENT_WEBHOOK_URL"), "EVENT_WEBHOOK_URL"),
+            event_webhook_secret=get("EVENT_WEBHOOK_SECRET"),
             session_idle_minutes=_int(get("SESSION_IDLE_MINUTES"), "SESSION_IDLE_MINUTES", 30, 5, 24 * 60),
+            api_rate_per_minute=_int(get("API_RATE_PER_MINUTE"), "API_RATE_PER_MINUTE", 600, 1, 100_000),
             session_max_hours=_int(get("SESSION_MAX_HOURS"), "SESSION_MAX_HOURS", 12, 1, 7 * 24),
             allowed_hosts=_hosts(get("ALLOWED_HOSTS")),
             templates_file=_optional_file(get("TEMPLATES_FILE"), "TEMPLATES_FILE"),
@@ -157,6 +164,8 @@ class Settings:
             )
         if settings.staff_alert_webhook_url and not settings.staff_alert_webhook_secret:
             raise ConfigError("STAFF_ALERT_WEBHOOK_URL needs STAFF_ALERT_WEBHOOK_SECRET to sign its requests")
+        if settings.event_webhook_url and not settings.event_webhook_secret:
+            raise ConfigError("EVENT_WEBHOOK_URL needs EVENT_WEBHOOK_SECRET to sign its requests")
         _check_liveness(settings)
         check_texts(settings)
         if backend == "twilio" and not settings.twilio_configured:

@@ -14,6 +14,7 @@ import sys
 import click
 
 from scheduler.cli import accounts, course, edits, operations, texts
+from scheduler.cli import reports as reports  # `export` and `report`
 from scheduler.cli.base import cli, fail
 from scheduler.errors import ConfigError, InvalidInput, ReminderError, SchemaOutOfDate
 

@@ -1,4 +1,5 @@
-"""Delivering events: alerts texted to the on-call person, and signed POSTs to webhooks.
+"""Delivering events: alerts texted to the on-call person, and signed POSTs to webhooks (the
+staff alert webhook, and the EHR's EVENT_WEBHOOK_URL for `scheduler.services.events`).
 
 Events are rows (`Event`), claimed like texts (`outbox.claim_events`) and delivered with no
 transaction open, at least once: a receiver may see an event twice and can tell by its id. A
@@ -80,6 +81,8 @@ class EventDelivery:
             return self._post(
                 settings.staff_alert_webhook_url, settings.staff_alert_webhook_secret, event, now
             )
+        if event.target == Target.EHR:
+            return self._post(settings.event_webhook_url, settings.event_webhook_secret, event, now)
         return f"no webhook for target {event.target!r}", False
 
     def _post(

@@ -22,7 +22,7 @@ from scheduler.domain.outcomes import Stage, judge_failure
 from scheduler.domain.states import MessageStatus, Reason, ReminderStatus
 from scheduler.errors import Failure, SmsSendError
 from scheduler.services.delivery import settle
-from scheduler.services.outcomes import apply_verdict
+from scheduler.services.outcomes import apply_message_verdict
 from scheduler.services.planning import Planner
 from scheduler.sms import OutgoingSms, SendReceipt, mask_phone
 from scheduler.store.held import MESSAGES, REMINDERS, update_sent
@@ -212,8 +212,7 @@ class Recorder:
         )
         patient = db.get(Patient, lead.patient_id)
         assert patient is not None
-        for reminder in carried:
-            apply_verdict(db, self.planner, reminder, patient, verdict, error.code, now)
+        apply_message_verdict(db, self.planner, carried, patient, verdict, error.code, now)
         if verdict.halt:
             ctx.halt(now)
             log.critical(

@@ -108,7 +108,7 @@ def check_language(text: str) -> Language:
     code = text.strip().lower() or Language.EN.value
     if code not in Language.__members__.values():
         known = " or ".join(Language)
-        raise InvalidInput(f"language must be {known}, not {text.strip()[:20]!r}", field="language")
+        raise InvalidInput(f"language must be {known}", field="language")
     return Language(code)
 
 

@@ -166,4 +166,4 @@ def find_protocol(protocols: Mapping[str, Protocol], protocol_id: str) -> Protoc
         return protocols[protocol_id]
     except KeyError:
         known = ", ".join(sorted(protocols))
-        raise InvalidInput(f"unknown protocol {protocol_id!r} (known: {known})", field="protocol") from None
+        raise InvalidInput(f"unknown protocol (known: {known})", field="protocol") from None

@@ -11,7 +11,7 @@ from scheduler.errors import InvalidInput
 
 def zone(name: str) -> ZoneInfo:
     """The IANA zone `name`, or InvalidInput for anything else (abbreviations, offsets, typos)."""
-    problem = f"unknown timezone {name!r}: use an IANA name such as America/New_York"
+    problem = "unknown timezone: use an IANA name such as America/New_York"
     # Abbreviations such as EST are legacy links in the tz database: ambiguous, and wrong in summer.
     if "/" not in name and name != "UTC":
         raise InvalidInput(problem, field="timezone")
@@ -55,12 +55,12 @@ def parse_when(text: str, tz: ZoneInfo | None, field_name: str) -> datetime:
             instant = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
         except ValueError as exc:
             raise InvalidInput(
-                f"{text.strip()!r} is not a real date and time ({exc})", field=field_name
+                f"{field_name} is not a real date and time ({exc})", field=field_name
             ) from None
         if tz is None:
             raise InvalidInput("the time zone is needed to read this time", field=field_name)
         if instant.second or instant.microsecond:
-            raise InvalidInput(f"{text.strip()!r}: sessions start on a whole minute", field=field_name)
+            raise InvalidInput("sessions start on a whole minute", field=field_name)
         return to_local(instant, tz)
     return parse_local(text, field_name)
 
@@ -70,12 +70,12 @@ def parse_local(text: str, field_name: str) -> datetime:
     match = _LOCAL_TIME.fullmatch(text)
     if match is None:
         raise InvalidInput(
-            f"{text.strip()[:40]!r} is not a time like {LOCAL_TIME_FORMAT} (or ISO 8601 with an offset)",
+            f"{field_name} is not a time like {LOCAL_TIME_FORMAT} (or ISO 8601 with an offset)",
             field=field_name,
         )
     try:
         year, month, day, hour, minute = (int(g) for g in match.groups())
         return datetime(year, month, day, hour, minute)  # noqa: DTZ001 - a wall-clock time
     except ValueError as exc:
-        raise InvalidInput(f"{text.strip()!r} is not a real date and time ({exc})",
+        raise InvalidInput(f"{field_name} is not a real date and time ({exc})",
                            field=field_name) from None  # fmt: skip

@@ -23,6 +23,7 @@ class Target(StrEnum):
 
     STAFF_SMS = "staff-sms"
     STAFF_WEBHOOK = "staff-webhook"
+    EHR = "ehr"  # EVENT_WEBHOOK_URL: the clinic's EHR (services/events.py)
 
 
 def raise_alert(

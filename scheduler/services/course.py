@@ -30,6 +30,7 @@ from scheduler.errors import Conflict, InvalidInput
 from scheduler.services.audit import audit
 from scheduler.services.base import Service, get_appointment, get_patient, require_in_care
 from scheduler.services.enrolment import check_number_free
+from scheduler.services.events import EventType, record_event
 from scheduler.services.planning import ensure_next_touch_up, next_touch_up_start, upcoming_touch_ups
 from scheduler.services.results import PatientDetail
 from scheduler.store.models import Appointment, Patient
@@ -108,9 +109,13 @@ class CourseChanges(Service):
                 raise InvalidInput("a cancelled session has no outcome")
             if appointment.starts_at > now:
                 raise InvalidInput("that session has not started yet")
+            missed_now = result == AppointmentStatus.MISSED and appointment.status != result
             appointment.status = result
             appointment.status_reason = None
             appointment.updated_at = now
+            if missed_now:
+                missed = EventType.APPOINTMENT_MISSED
+                record_event(db, self.settings, missed, patient, now, appointment=appointment)
             if result == AppointmentStatus.MISSED:
                 # Staff decide what happens next; nothing more is booked automatically.
                 patient.hold_reason = HoldReason.MISSED_SESSION
@@ -158,6 +163,9 @@ class CourseChanges(Service):
             patient = get_patient(db, patient_id)
             if patient.status not in allowed_from:
                 raise InvalidInput(f"cannot {action} a patient who is {patient.status}")
+            if action == "resume" and patient.status == PatientStatus.ACTIVE and patient.hold_reason is None:
+                # Nothing to resume: answered as pausing twice is, not as a change.
+                raise InvalidInput("cannot resume a patient who is active and not on hold")
             patient.status = status
             patient.updated_at = now
             if status == PatientStatus.DISCHARGED:

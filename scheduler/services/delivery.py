@@ -17,7 +17,7 @@ from scheduler.config import Settings
 from scheduler.domain.outcomes import Stage, judge_failure
 from scheduler.domain.protocols import Protocol
 from scheduler.domain.states import MessageStatus, ReminderStatus
-from scheduler.services.outcomes import apply_verdict
+from scheduler.services.outcomes import apply_message_verdict
 from scheduler.services.planning import Planner
 from scheduler.sms import classify_delivery_error
 from scheduler.store.models import Message, Patient, Reminder
@@ -134,6 +134,5 @@ def undelivered(
     )
     patient = db.get(Patient, lead.patient_id)
     assert patient is not None
-    for reminder in carried:
-        apply_verdict(db, planner, reminder, patient, verdict, code, now)
+    apply_message_verdict(db, planner, carried, patient, verdict, code, now)
     log.warning("message %s not delivered (code %s): %s", message.id, code, verdict.reason)

@@ -13,13 +13,32 @@ from datetime import datetime
 from sqlalchemy.orm import Session as DbSession
 
 from scheduler.domain.outcomes import PatientEffect, Verdict
-from scheduler.domain.states import Reason
+from scheduler.domain.states import Reason, ReminderStatus
 from scheduler.services.audit import PROVIDER, audit
+from scheduler.services.events import EventType, record_event
 from scheduler.services.planning import Planner
 from scheduler.store.models import Patient, Reminder
 from scheduler.store.outbox import release
 
 log = logging.getLogger("scheduler.outcomes")
+_GIVEN_UP = (ReminderStatus.FAILED, ReminderStatus.EXPIRED)  # a message.failed event for the EHR
+
+
+def apply_message_verdict(
+    db: DbSession,
+    planner: Planner,
+    carried: list[Reminder],
+    patient: Patient,
+    verdict: Verdict,
+    code: int | None,
+    now: datetime,
+) -> None:
+    """Give every text one message carried the same verdict; a message given up on is an event."""
+    for reminder in carried:
+        apply_verdict(db, planner, reminder, patient, verdict, code, now)
+    message_id = carried[0].message_id if carried else None
+    if verdict.status in _GIVEN_UP and message_id is not None:
+        record_event(db, planner.settings, EventType.MESSAGE_FAILED, patient, now, message_id=message_id)
 
 
 def apply_verdict(
@@ -65,6 +84,7 @@ def opt_out(
     patient.updated_at = now
     planner.replan(db, patient, now, Reason.OPTED_OUT)
     audit(db, now, actor, "opt-out", patient.id, details=details)
+    record_event(db, planner.settings, EventType.PATIENT_OPTED_OUT, patient, now)
     return True
 
 
@@ -78,4 +98,5 @@ def flag_number(
     patient.updated_at = now
     planner.replan(db, patient, now, Reason.PHONE_INVALID)
     audit(db, now, PROVIDER, "phone-invalid", patient.id, details=details)
+    record_event(db, planner.settings, EventType.PATIENT_PHONE_INVALID, patient, now)
     return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import cast
 
@@ -14,8 +15,8 @@ from scheduler.domain.phones import parse_mobile
 from scheduler.domain.states import PatientStatus
 from scheduler.errors import InvalidInput
 from scheduler.services.base import Service, get_patient
-from scheduler.services.results import PatientRecord, PatientView, patient_record
-from scheduler.store.models import Patient
+from scheduler.services.results import PatientRecord, PatientView, ReplyView, patient_record
+from scheduler.store.models import Appointment, Patient, Reply
 from scheduler.store.uow import UnitOfWork
 
 
@@ -74,6 +75,21 @@ def matching_search(text: str, region: str) -> ColumnElement[bool]:
 
 
 @dataclass(frozen=True)
+class PatientQuery:
+    """What an EHR asks for: a slice of patients by id (`after` the last one it has, `limit` of
+    them), narrowed by status, a search, its own record number, a phone number, or a change
+    since a time (the patient's record, or any of their sessions)."""
+
+    limit: int = 50
+    after: int = 0
+    status: str | None = None
+    search: str = ""
+    external_id: str | None = None
+    phone: str | None = None
+    updated_since: datetime | None = None
+
+
+@dataclass(frozen=True)
 class Paging:
     """Which slice of a list to show: `limit` rows after the first `offset`."""
 
@@ -99,6 +115,45 @@ class Records(Service):
         """Patients by id, filtered by status and a search (name, record number or phone);
         every one, or the page `paging` asks for."""
         return self.patient_list(status, search, paging)[0]
+
+    def patient_page(self, query: PatientQuery) -> tuple[list[PatientView], bool]:
+        """Patients with ids after `query.after`, in id order, and whether more follow. New
+        patients get higher ids, so paging on while patients are added skips and repeats none."""
+        Paging(limit=query.limit)  # the same bounds as every list
+        where = [
+            Patient.id > query.after,
+            matching_status(patient_filter(query.status)),
+            matching_search(query.search, self.settings.default_phone_region),
+        ]
+        if query.external_id is not None:
+            where.append(Patient.external_id == query.external_id.strip())
+        if query.phone is not None:
+            where.append(Patient.phone == parse_mobile(query.phone, self.settings.default_phone_region))
+        if query.updated_since is not None:
+            since = query.updated_since
+            if since.tzinfo is None:
+                problem = "updated_since needs an offset, e.g. 2026-03-09T10:00:00Z"
+                raise InvalidInput(problem, field="updated_since")
+            changed_session = (
+                select(Appointment.id)
+                .where(Appointment.patient_id == Patient.id, Appointment.updated_at > since)
+                .exists()
+            )
+            where.append(or_(Patient.updated_at > since, changed_session))
+        statement = select(Patient).where(*where).order_by(Patient.id).limit(query.limit + 1)
+        with UnitOfWork(self.database) as uow:
+            rows = [PatientView.of(p) for p in uow.db.scalars(statement)]
+        return rows[: query.limit], len(rows) > query.limit
+
+    def replies(self, patient_id: int) -> list[ReplyView]:
+        """What the patient has texted, newest first: confirmations, change requests, opt-outs,
+        questions, and what the service answered."""
+        with UnitOfWork(self.database) as uow:
+            get_patient(uow.db, patient_id)
+            found = uow.db.scalars(
+                select(Reply).where(Reply.patient_id == patient_id).order_by(Reply.id.desc())
+            )
+            return [ReplyView.of(reply) for reply in found]
 
     def patient_list(
         self, status: str | None = None, search: str = "", paging: Paging | None = None

@@ -30,6 +30,7 @@ from scheduler.domain.timeutil import to_local, to_utc, zone
 from scheduler.domain.urgent import urgent_language
 from scheduler.services.alerts import raise_alert
 from scheduler.services.audit import PATIENT_SMS, audit
+from scheduler.services.events import EventType, record_event
 from scheduler.services.outcomes import opt_out
 from scheduler.services.planning import Planner
 from scheduler.store.models import Appointment, Patient, Reminder, Reply
@@ -126,6 +127,7 @@ class Replies:
             if urgent:
                 db.flush()
                 raise_alert(db, self.settings, patient.id, reply, now)
+                record_event(db, self.settings, EventType.REPLY_URGENT, patient, now, reply_id=reply.id)
             uow.commit()
         log.info(
             "reply from patient %s read as %s%s", patient.id, intent.value, " (urgent)" if urgent else ""
@@ -149,6 +151,7 @@ class Replies:
                 patient.updated_at = now
                 self.planner.replan(db, patient, now, Reason.OPTED_IN)
                 audit(db, now, PATIENT_SMS, "opt-in", patient.id)
+                record_event(db, self.settings, EventType.PATIENT_OPTED_IN, patient, now)
             return None
         if intent is ReplyIntent.HELP:
             twilio_answers = carrier and self.settings.twilio_advanced_opt_out
@@ -167,9 +170,15 @@ class Replies:
                     )
                     self.planner.replan(db, patient, now, Reason.CONFIRMED)
                     audit(db, now, PATIENT_SMS, "confirm", patient.id, session.id)
+                    record_event(
+                        db, self.settings, EventType.APPOINTMENT_CONFIRMED, patient, now, appointment=session
+                    )
                 return render("confirmed", ctx.at(start))
             session.change_requested_at, session.updated_at = now, now
             audit(db, now, PATIENT_SMS, "change-request", patient.id, session.id)
+            record_event(
+                db, self.settings, EventType.APPOINTMENT_CHANGE_REQUESTED, patient, now, appointment=session
+            )
             return render("change-requested", ctx)
         if patient.opted_out_at is not None or self._answered_other_today(db, patient, now):
             return None  # an opted-out patient gets nothing from us until they send START

@@ -7,7 +7,7 @@ in UTC (`...+00:00`); `local_start` carries the patient's offset.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
@@ -16,9 +16,11 @@ from scheduler.domain.states import (
     AppointmentStatus,
     Attention,
     Language,
+    MessageStatus,
     PatientStatus,
     ReminderKind,
     ReminderStatus,
+    ReplyIntent,
     SessionKind,
 )
 from scheduler.domain.timeutil import zone
@@ -26,7 +28,7 @@ from scheduler.domain.timeutil import zone
 if TYPE_CHECKING:  # the database is imported only where a record is read (`reminders preview` reads none)
     from sqlalchemy.orm import Session as DbSession
 
-    from scheduler.store.models import Appointment, Message, Patient, Reminder
+    from scheduler.store.models import Appointment, Message, Patient, Reminder, Reply
 
 # An aware instant, written as `datetime.isoformat()` writes it (`+00:00`, never `Z`).
 Instant = Annotated[
@@ -54,6 +56,8 @@ class PatientView(Result):
     attention: Attention | None = Field(description="Why staff need to act, or null.")
     language: Language = Field(description="The language of the patient's texts.")
     external_id: str | None = Field(description="The clinic's record number (from its EHR), or null.")
+    created_at: Instant = Field(description="When the patient was enrolled, in UTC.")
+    updated_at: Instant = Field(description="When the patient's own record last changed, in UTC.")
 
     @classmethod
     def of(cls, patient: Patient) -> PatientView:
@@ -71,6 +75,8 @@ class PatientView(Result):
             language=patient.language,
             external_id=patient.external_id,
             attention=patient.attention,
+            created_at=patient.created_at,
+            updated_at=patient.updated_at,
         )
 
 
@@ -84,6 +90,12 @@ class AppointmentView(Result):
         examples=["2026-03-09T10:00:00-04:00"],
     )
     status: AppointmentStatus
+    confirmed_at: Instant | None = Field(description="When the patient confirmed (C), or null.")
+    change_requested_at: Instant | None = Field(
+        description="When the patient last asked to change it (R), or null."
+    )
+    created_at: Instant = Field(description="When the session was booked, in UTC.")
+    updated_at: Instant = Field(description="When the session last changed (time, status), in UTC.")
 
     @classmethod
     def of(cls, appointment: Appointment, tz_name: str) -> AppointmentView:
@@ -94,6 +106,10 @@ class AppointmentView(Result):
             starts_at=appointment.starts_at,
             local_start=appointment.starts_at.astimezone(zone(tz_name)),
             status=appointment.status,
+            confirmed_at=appointment.confirmed_at,
+            change_requested_at=appointment.change_requested_at,
+            created_at=appointment.created_at,
+            updated_at=appointment.updated_at,
         )
 
 
@@ -130,10 +146,11 @@ class MessageView(Result):
     reminder_id: int | None
     to: str = Field(description="E.164")
     body: str
-    status: str = Field(description="The provider's delivery status, e.g. `sent`, `delivered`, `failed`.")
+    status: MessageStatus = Field(description="The provider's delivery status: `sent`, `delivered`, ...")
     provider_sid: str | None
     error_code: int | None = Field(description="The provider's error code, or null.")
     created_at: Instant = Field(description="When it was handed to the provider, in UTC.")
+    updated_at: Instant = Field(description="When its delivery status last changed, in UTC.")
 
     @classmethod
     def of(cls, message: Message) -> MessageView:
@@ -142,10 +159,35 @@ class MessageView(Result):
             reminder_id=message.reminder_id,
             to=message.to,
             body=message.body,
-            status=message.status,
+            status=MessageStatus(message.status),
             provider_sid=message.provider_sid,
             error_code=message.error_code,
             created_at=message.created_at,
+            updated_at=message.updated_at,
+        )
+
+
+class ReplyView(Result):
+    """A text the patient sent, what it was read as, and what the service answered."""
+
+    id: int
+    received_at: Instant = Field(description="When it arrived, in UTC.")
+    intent: ReplyIntent = Field(description="`confirm` (C), `change` (R), `stop`, `start`, `help`, `other`.")
+    urgent: bool = Field(description="It reads as a safety concern; the on-call person was alerted.")
+    handled_at: Instant | None = Field(description="When staff marked it handled, or null.")
+    text: str = Field(description="The patient's words.")
+    auto_reply: str | None = Field(description="What the service answered at once, or null.")
+
+    @classmethod
+    def of(cls, reply: Reply) -> ReplyView:
+        return cls(
+            id=reply.id,
+            received_at=reply.received_at,
+            intent=reply.intent,
+            urgent=reply.urgent,
+            handled_at=reply.handled_at,
+            text=reply.body,
+            auto_reply=reply.auto_reply,
         )
 
 
@@ -172,6 +214,27 @@ class PatientRecord(PatientCourse):
     """A patient with sessions, planned texts and the messages sent (what `show --json` prints)."""
 
     messages: list[MessageView]
+
+
+class WeekFigures(Result):
+    """One week of `services.reports`, as `reminders report --json` and the API give it."""
+
+    week_start: date = Field(description="The week's Monday, in the clinic's time zone.")
+    attended: int = Field(description="Sessions that started this week and were attended.")
+    missed: int = Field(description="Sessions that started this week and were missed.")
+    confirm_requests: int = Field(description="Sessions this week whose patient was sent a confirm request.")
+    confirmed: int = Field(description="Of those, the sessions the patient confirmed.")
+    confirmation_rate: float | None = Field(
+        description="confirmed / confirm_requests, from 0 to 1; null for a week without requests."
+    )
+    opt_outs: int = Field(description="Patients who opted out of texts this week.")
+    texts_failed: int = Field(description="Texts due this week that failed.")
+    texts_expired: int = Field(description="Texts due this week that expired unsent or undelivered.")
+
+
+class WeeklyReport(Result):
+    timezone: str = Field(description="The clinic's time zone, in which weeks begin on Monday at 00:00.")
+    weeks: list[WeekFigures] = Field(description="Oldest first; the last is the week holding `until`.")
 
 
 def patient_detail(db: DbSession, patient: Patient, warnings: list[str] | None = None) -> PatientDetail:

@@ -10,6 +10,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -34,6 +35,9 @@ from scheduler.domain.states import (
     SessionKind,
 )
 from scheduler.store.types import EnumText, UTCDateTime
+
+# A confirm request that went out (the partial index and the report's query share it).
+CONFIRM_SENT = "kind = 'confirm' AND status IN ('sent', 'delivered')"
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -101,6 +105,7 @@ class Patient(Base):
         return Attention(self.hold_reason.value)
 
     __table_args__ = (
+        Index("ix_patients_updated_at", "updated_at"),  # what an EHR asks for: changed since
         # One patient in care per number: inbound replies are matched by it.
         Index(
             "uq_patients_phone_in_care",
@@ -152,6 +157,9 @@ class Appointment(Base):
             sqlite_where=text("status IN ('scheduled', 'confirmed')"),
             postgresql_where=text("status IN ('scheduled', 'confirmed')"),
         ),
+        Index("ix_appointments_updated_at", "updated_at"),
+        # The weekly reports count sessions by start, outcome and confirmation from this alone.
+        Index("ix_appointments_outcomes", "starts_at", "status", "confirmed_at"),
     )
 
 
@@ -196,7 +204,7 @@ class Reminder(Base):
         Index("ix_reminders_appointment_id", "appointment_id"),
         # Texts in trouble for Today, newest first (`store.partial.TROUBLED_TEXT`).
         Index(
-            "ix_reminders_troubled",
+            "ix_reminders_in_trouble",
             "due_at",
             sqlite_where=text("status IN ('failed', 'expired', 'unknown')"),
             postgresql_where=text("status IN ('failed', 'expired', 'unknown')"),
@@ -207,6 +215,20 @@ class Reminder(Base):
             "updated_at",
             sqlite_where=text("status = 'unknown'"),
             postgresql_where=text("status = 'unknown'"),
+        ),
+        # The weekly reports: the sessions whose confirm request went out, and the texts that
+        # failed or expired by when they were due.
+        Index(
+            "ix_reminders_confirm_sent",
+            "appointment_id",
+            sqlite_where=text(CONFIRM_SENT),
+            postgresql_where=text(CONFIRM_SENT),
+        ),
+        Index(
+            "ix_reminders_troubled",
+            "due_at",
+            sqlite_where=text("status IN ('failed', 'expired')"),
+            postgresql_where=text("status IN ('failed', 'expired')"),
         ),
     )
 
@@ -291,7 +313,10 @@ class AuditEntry(Base):
     appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))
     details: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
 
-    __table_args__ = (Index("ix_audit_log_patient_id", "patient_id"),)
+    __table_args__ = (
+        Index("ix_audit_log_patient_id", "patient_id"),
+        Index("ix_audit_log_action", "action", "at"),  # opt-outs a week, for the reports
+    )
 
 
 class Event(Base):
@@ -394,3 +419,28 @@ class HandledItem(Base):
     item: Mapped[str] = mapped_column(String(60), unique=True)
     handled_by: Mapped[str] = mapped_column(String(120))
     handled_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class IdempotencyKey(Base):
+    """A POST made with an `Idempotency-Key`: what was asked (a hash) and the answer given, so that
+    a retry of the same request gets the same answer instead of acting twice."""
+
+    __tablename__ = "idempotency_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Whose key: a hash of the API token that sent it, so two clients' keys never meet.
+    client: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(255))
+    # A hash of the method, path and body; the same key with another request is refused.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    # Null while the first request is still being answered.
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    headers: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("client", "key", name="uq_idempotency_keys_client_key"),
+        Index("ix_idempotency_keys_expires_at", "expires_at"),
+    )

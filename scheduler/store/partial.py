@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, literal_column
 from scheduler.domain.states import UPCOMING, AppointmentStatus, ReminderStatus
 from scheduler.store.models import Appointment, Reminder
 
-# ix_reminders_troubled: texts in trouble (failed, expired, unknown), for Today.
+# ix_reminders_in_trouble: texts in trouble (failed, expired, unknown), for Today.
 TROUBLED_STATUSES = (ReminderStatus.FAILED, ReminderStatus.EXPIRED, ReminderStatus.UNKNOWN)
 TROUBLED_TEXT: ColumnElement[bool] = Reminder.status.in_(
     [literal_column(f"'{s.value}'") for s in TROUBLED_STATUSES]

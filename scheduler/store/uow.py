@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
 
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
+
+from scheduler.store.db import READ_ONLY
 
 
 class UnitOfWork:
@@ -29,3 +33,12 @@ class UnitOfWork:
 
     def commit(self) -> None:
         self.db.commit()
+
+
+@contextmanager
+def reading(database: sessionmaker[DbSession]) -> Iterator[DbSession]:
+    """A session for a long read-only transaction (a report, an export): on SQLite it does not
+    hold the write lock, so workers and staff keep writing while it runs."""
+    with database() as db:
+        db.connection(execution_options={READ_ONLY: True})
+        yield db

@@ -3,20 +3,14 @@
 Every route needs `Authorization: Bearer <token>` (`reminders tokens add NAME`); the token's name is
 the actor in the audit log (`api:NAME`). Answers have the shapes the CLI prints with `--json`.
 
-Errors other than 401 have FastAPI's validation-error shape, `{"detail": [{"loc", "msg", "type"}]}`,
-so a client can point at what was wrong; nothing is written when a request fails:
-
-- 401: no token, or not a live one (`{"detail": "..."}`, with `WWW-Authenticate: Bearer`).
-- 404: the patient or session in the path does not exist (`loc` names the path parameter).
-- 409: the request is well formed but clashes with what is stored: a phone number that a patient
-  in care already has (`loc` `["body", "phone"]`; the message names that patient and `Location`
-  points at them, also when two identical enrolments race), or a patient or session whose state
-  does not allow the change, e.g. cancelling a cancelled session (`loc` names the path parameter).
-- 413: the body is larger than the API accepts (`scheduler.web.guard`).
-- 422: a field is wrong (`loc` `["body", field]` or `["query", parameter]`): missing, of the wrong
-  type, unknown, or refused by the clinic's rules (a bad phone number, an unknown time zone or
-  protocol, a time in the past, an interval outside the protocol's limits). The answer names the
-  field and what is wrong with it, never the value that was sent.
+Every error is a problem document (RFC 9457, `application/problem+json`, `scheduler.web.api_problems`)
+naming every field that is wrong at once, never the value sent; nothing is written when a request
+fails. 400 for a body that is not JSON, 401 without a live token, 404 for a record that does not
+exist, 405, 409 for a clash with what is stored (a patient who already has this phone number or
+record number: `patient_id` and `Location` point at them), 413, 415 for a body that is not JSON,
+422 for fields that are wrong, 429 past the token's rate (`Retry-After`), 500 with a request id.
+POSTs honour `Idempotency-Key` (`scheduler.web.api_idempotency`); lists page with cursors
+(`scheduler.web.api_paging`).
 """
 
 from __future__ import annotations
@@ -25,11 +19,12 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import AwareDatetime
 
 from scheduler.services import Clinic, EnrolRequest
-from scheduler.services.records import PatientFilter
-from scheduler.services.results import PatientDetail, PatientRecord, PatientView
-from scheduler.web import api_corrections
+from scheduler.services.records import PatientFilter, PatientQuery
+from scheduler.services.results import PatientDetail, PatientRecord, ReplyView
+from scheduler.web import api_corrections, api_events, api_reports
 from scheduler.web.api_common import (
     CONFLICT,
     INVALID,
@@ -44,13 +39,13 @@ from scheduler.web.api_common import (
 )
 from scheduler.web.api_models import (
     EnrolBody,
-    ErrorList,
-    ErrorMessage,
     IntervalBody,
     OutcomeBody,
     PhoneBody,
     RescheduleBody,
 )
+from scheduler.web.api_paging import DEFAULT_LIMIT, MAX_LIMIT, PatientPage, decode, encode, next_link
+from scheduler.web.api_problems import problem_doc
 
 
 def api_router() -> APIRouter:
@@ -58,7 +53,10 @@ def api_router() -> APIRouter:
         prefix=PREFIX,
         # On the router, so that no route can be added without the token check.
         dependencies=[Depends(authenticated)],
-        responses={401: {"model": ErrorMessage, "description": "No token, or not a live one."}},
+        responses={
+            401: problem_doc("No token, or not a live one."),
+            429: problem_doc("Past this token's rate; `Retry-After` says when to try again."),
+        },
     )
 
     # -- patients ------------------------------------------------------------------------------
@@ -68,23 +66,52 @@ def api_router() -> APIRouter:
         tags=["patients"],
         summary="List patients",
         operation_id="listPatients",
-        response_model=list[PatientView],
-        description="Every patient, oldest first, as `reminders patients --json` prints them.",
+        response_model=PatientPage,
+        responses={422: INVALID},
+        description="Patients in id order, a page at a time: follow `next` (or pass `next_cursor` "
+        "as `cursor`) until it is null. Filters combine; `updated_since` finds the patients whose "
+        "record or any of whose sessions changed after that instant.",
     )
     def list_patients(
         request: Request,
         client: Client,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Patients per page.")] = DEFAULT_LIMIT,
+        cursor: Annotated[str | None, Query(max_length=200, description="From a previous page.")] = None,
         status: Annotated[
             PatientFilter | None,
             Query(description="Only patients with this status; `attention`: those staff need to act on."),
+        ] = None,
+        external_id: Annotated[
+            str | None, Query(max_length=64, description="The clinic's record number, exactly.")
+        ] = None,
+        phone: Annotated[
+            str | None, Query(max_length=40, description="A mobile number, E.164 or national.")
+        ] = None,
+        updated_since: Annotated[
+            AwareDatetime | None,
+            Query(description="An ISO 8601 instant with its offset, e.g. `2026-03-09T10:00:00Z`."),
         ] = None,
         q: Annotated[
             str,
             Query(max_length=100, description="A name, a record number, or a phone number typed any way."),
         ] = "",
-    ) -> list[PatientView]:
+    ) -> PatientPage:
         clinic = clinic_for(request, client)
-        return call(lambda: clinic.patients(status, q), target=("query", "status"))
+        query = PatientQuery(
+            limit=limit,
+            after=decode("p", cursor),
+            status=status,
+            search=q,
+            external_id=external_id,
+            phone=phone,
+            updated_since=updated_since,
+        )
+        items, more = call(
+            lambda: clinic.patient_page(query),
+            fields={name: ("query", name) for name in ("status", "phone", "updated_since", "limit")},
+        )
+        following = encode("p", items[-1].id) if more and items else None
+        return PatientPage(items=items, next_cursor=following, next=next_link(request, following))
 
     @router.post(
         "/patients",
@@ -94,11 +121,10 @@ def api_router() -> APIRouter:
         status_code=201,
         response_model=PatientDetail,
         responses={
-            409: {
-                "model": ErrorList,
-                "description": 'A patient in care already has this phone number (`loc` `["body", "phone"]`); '
-                "the message names them and `Location` points at them.",
-            },
+            409: problem_doc(
+                "A patient in care already has this phone number, or a patient this record number: "
+                "`patient_id` and `Location` point at them."
+            ),
             422: INVALID,
         },
         description="Enrol a patient and plan their whole course, as `reminders enrol --json` does; "
@@ -117,9 +143,7 @@ def api_router() -> APIRouter:
             language=body.language,
             external_id=body.external_id or "",
         )
-        detail = call(
-            lambda: clinic.enrol(enrolment), target=("body",), fields={"interval": ("body", "interval_days")}
-        )
+        detail = call(lambda: clinic.enrol(enrolment), fields={"interval": ("body", "interval_days")})
         response.headers["Location"] = f"{PREFIX}/patients/{detail.patient.id}"
         return detail
 
@@ -129,20 +153,34 @@ def api_router() -> APIRouter:
         summary="Show a patient",
         operation_id="getPatient",
         response_model=PatientRecord,
-        responses={404: NOT_FOUND},
+        responses={404: NOT_FOUND, 422: INVALID},
         description="The patient, every session, every planned text and every message sent, as "
         "`reminders show --json` prints them.",
     )
     def get_patient(request: Request, client: Client, patient_id: PatientId) -> PatientRecord:
         clinic = clinic_for(request, client)
-        return call(lambda: clinic.show(patient_id), target=("path", "patient_id"))
+        return call(lambda: clinic.show(patient_id))
+
+    @router.get(
+        "/patients/{patient_id}/replies",
+        tags=["patients"],
+        summary="A patient's replies",
+        operation_id="listReplies",
+        response_model=list[ReplyView],
+        responses={404: NOT_FOUND, 422: INVALID},
+        description="Every text the patient sent, newest first: confirmations (C), change requests "
+        "(R), opt-outs and other words, whether each read as urgent, and what the service answered.",
+    )
+    def list_replies(request: Request, client: Client, patient_id: PatientId) -> list[ReplyView]:
+        clinic = clinic_for(request, client)
+        return call(lambda: clinic.replies(patient_id))
 
     def patient_change(action: str, summary: str, description: str) -> None:
         operation: Callable[[Clinic, int], PatientDetail] = getattr(Clinic, action)
 
         def change(request: Request, client: Client, patient_id: PatientId) -> PatientDetail:
             clinic = clinic_for(request, client)
-            return call(lambda: operation(clinic, patient_id), target=("path", "patient_id"))
+            return call(lambda: operation(clinic, patient_id))
 
         router.add_api_route(
             f"/patients/{{patient_id}}/{action}",
@@ -153,7 +191,7 @@ def api_router() -> APIRouter:
             operation_id=f"{action}Patient",
             name=f"{action}_patient",
             response_model=PatientDetail,
-            responses={404: NOT_FOUND, 409: CONFLICT},
+            responses={404: NOT_FOUND, 409: CONFLICT, 422: INVALID},
             description=description,
         )
 
@@ -190,7 +228,7 @@ def api_router() -> APIRouter:
         request: Request, client: Client, patient_id: PatientId, body: IntervalBody
     ) -> PatientDetail:
         clinic = clinic_for(request, client)
-        return call(lambda: clinic.set_interval(patient_id, body.days), target=("path", "patient_id"))
+        return call(lambda: clinic.set_interval(patient_id, body.days))
 
     @router.put(
         "/patients/{patient_id}/phone",
@@ -207,7 +245,7 @@ def api_router() -> APIRouter:
         request: Request, client: Client, patient_id: PatientId, body: PhoneBody
     ) -> PatientDetail:
         clinic = clinic_for(request, client)
-        return call(lambda: clinic.change_phone(patient_id, body.phone), target=("path", "patient_id"))
+        return call(lambda: clinic.change_phone(patient_id, body.phone))
 
     # -- sessions ------------------------------------------------------------------------------
 
@@ -227,7 +265,7 @@ def api_router() -> APIRouter:
         request: Request, client: Client, appointment_id: AppointmentId, body: RescheduleBody
     ) -> PatientDetail:
         clinic = clinic_for(request, client)
-        return call(lambda: clinic.reschedule(appointment_id, body.when), target=("path", "appointment_id"))
+        return call(lambda: clinic.reschedule(appointment_id, body.when))
 
     @router.post(
         "/appointments/{appointment_id}/cancel",
@@ -235,13 +273,13 @@ def api_router() -> APIRouter:
         summary="Cancel a session",
         operation_id="cancelAppointment",
         response_model=PatientDetail,
-        responses={404: NOT_FOUND, 409: CONFLICT},
+        responses={404: NOT_FOUND, 409: CONFLICT, 422: INVALID},
         description="Cancel a scheduled or confirmed session and its texts; cancelling the upcoming "
         "touch-up books the one after. 409 for a session that is not scheduled or confirmed.",
     )
     def cancel(request: Request, client: Client, appointment_id: AppointmentId) -> PatientDetail:
         clinic = clinic_for(request, client)
-        return call(lambda: clinic.cancel(appointment_id), target=("path", "appointment_id"))
+        return call(lambda: clinic.cancel(appointment_id))
 
     @router.post(
         "/appointments/{appointment_id}/outcome",
@@ -258,7 +296,9 @@ def api_router() -> APIRouter:
         request: Request, client: Client, appointment_id: AppointmentId, body: OutcomeBody
     ) -> PatientDetail:
         clinic = clinic_for(request, client)
-        return call(lambda: clinic.outcome(appointment_id, body.outcome), target=("path", "appointment_id"))
+        return call(lambda: clinic.outcome(appointment_id, body.outcome))
 
     api_corrections.routes(router)
+    api_events.routes(router)
+    api_reports.routes(router)
     return router

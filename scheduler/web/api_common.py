@@ -6,16 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Annotated, TypeVar
 
-from fastapi import Depends, HTTPException, Path, Request, Security
+from fastapi import Depends, Path, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from scheduler.errors import Conflict, InvalidInput, NotFound
+from scheduler.errors import FORM, Conflict, InvalidInput, NotFound
 from scheduler.services import Clinic
-from scheduler.web.api_models import ErrorList
+from scheduler.web.api_problems import ApiProblem, field_problem, invalid, problem_doc
 from scheduler.web.security import api_client
 
 T = TypeVar("T")
-Loc = tuple[str, ...]
+Loc = tuple[str, str]
 
 PREFIX = "/api/v1"
 
@@ -42,16 +42,14 @@ MAX_ID = 2**31 - 1
 PatientId = Annotated[int, Path(description="The patient's id.", ge=1, le=MAX_ID)]
 AppointmentId = Annotated[int, Path(description="The session's id (`appointments[].id`).", ge=1, le=MAX_ID)]
 
-NOT_FOUND = {"model": ErrorList, "description": "No patient or session with that id."}
-CONFLICT = {
-    "model": ErrorList,
-    "description": "The request clashes with what is stored (e.g. a patient or session whose state "
-    "does not allow the change); nothing was written.",
-}
-INVALID = {
-    "model": ErrorList,
-    "description": "A field is missing, of the wrong type, or refused; `loc` names it. Nothing was written.",
-}
+NOT_FOUND = problem_doc("No patient or session with that id.")
+CONFLICT = problem_doc(
+    "The request clashes with what is stored (e.g. a patient or session whose state does not allow "
+    "the change); nothing was written."
+)
+INVALID = problem_doc(
+    "Fields are missing, of the wrong type, or refused; `errors` names every one. Nothing was written."
+)
 
 
 def clinic_for(request: Request, client: str) -> Clinic:
@@ -59,31 +57,34 @@ def clinic_for(request: Request, client: str) -> Clinic:
     return clinic
 
 
-def _error(status: int, loc: Loc, exc: InvalidInput, kind: str) -> HTTPException:
+def _conflict(exc: InvalidInput, fields: Mapping[str, Loc] | None) -> ApiProblem:
     existing = exc.existing if isinstance(exc, Conflict) else None
     # A clash with a patient points at them, so that a client retrying an enrolment can carry on.
     headers = None if existing is None else {"Location": f"{PREFIX}/patients/{existing}"}
-    return HTTPException(
-        status_code=status, detail=[{"loc": list(loc), "msg": str(exc), "type": kind}], headers=headers
+    clash = (
+        []
+        if exc.field is None
+        else [field_problem(*(fields or {}).get(exc.field, ("body", exc.field)), str(exc), "conflict")]
     )
+    return ApiProblem(409, str(exc), errors=clash, patient_id=existing, headers=headers)
 
 
-def call(operation: Callable[[], T], *, target: Loc, fields: Mapping[str, Loc] | None = None) -> T:
-    """Run a service operation, turning its errors into 404, 409 or 422 answers.
+def call(operation: Callable[[], T], *, fields: Mapping[str, Loc] | None = None) -> T:
+    """Run a service operation, turning its errors into problems: 404 for a record that does not
+    exist, 409 for a clash with what is stored, 422 naming every field that is wrong.
 
-    `target` is where a problem without a field points: the path parameter naming the record.
     `fields` maps the service's field names onto request locations (default `("body", field)`).
     """
     try:
         return operation()
     except NotFound as exc:
-        raise _error(404, target, exc, "not_found") from None
+        raise ApiProblem(404, str(exc)) from None
     except InvalidInput as exc:
-        loc = target if exc.field is None else (fields or {}).get(exc.field, ("body", exc.field))
         if isinstance(exc, Conflict) or exc.field is None:
-            raise _error(409, loc, exc, "conflict") from None
-        detail = [
-            {"loc": list((fields or {}).get(name, ("body", name))), "msg": message, "type": "value_error"}
-            for name, message in exc.problems.items()
-        ]
-        raise HTTPException(status_code=422, detail=detail) from None
+            raise _conflict(exc, fields) from None
+        raise invalid(
+            [
+                field_problem(*(fields or {}).get(name, ("body", "" if name == FORM else name)), message)
+                for name, message in exc.problems.items()
+            ]
+        ) from None

@@ -43,7 +43,7 @@ def routes(router: APIRouter) -> None:
             protocol=body.protocol,
             start=body.start,
         )
-        return call(lambda: clinic.edit(patient_id, change), target=("path", "patient_id"))
+        return call(lambda: clinic.edit(patient_id, change))
 
     @router.post(
         "/patients/{patient_id}/sessions",
@@ -61,7 +61,7 @@ def routes(router: APIRouter) -> None:
         request: Request, client: Client, patient_id: PatientId, body: AddSessionBody
     ) -> PatientDetail:
         clinic = clinic_for(request, client)
-        return call(lambda: clinic.add_session(patient_id, body.when), target=("path", "patient_id"))
+        return call(lambda: clinic.add_session(patient_id, body.when))
 
     @router.post(
         "/appointments/{appointment_id}/restore",
@@ -69,10 +69,10 @@ def routes(router: APIRouter) -> None:
         summary="Restore a cancelled session",
         operation_id="restoreAppointment",
         response_model=PatientDetail,
-        responses={404: NOT_FOUND, 409: CONFLICT},
+        responses={404: NOT_FOUND, 409: CONFLICT, 422: INVALID},
         description="Bring back a cancelled session that is still ahead, with fresh texts. 409 for a "
         "session that is not cancelled or whose time has passed.",
     )
     def restore(request: Request, client: Client, appointment_id: AppointmentId) -> PatientDetail:
         clinic = clinic_for(request, client)
-        return call(lambda: clinic.restore(appointment_id), target=("path", "appointment_id"))
+        return call(lambda: clinic.restore(appointment_id))

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr, StringConstraints
 
 from scheduler.domain.protocols import DEFAULT_PROTOCOL
 from scheduler.domain.states import Language
 
-LOCAL_TIME = 'a wall-clock time in the patient\'s time zone, written "YYYY-MM-DD HH:MM"'
+LOCAL_TIME = (
+    'a wall-clock time in the patient\'s time zone, written "YYYY-MM-DD HH:MM", or an ISO 8601 '
+    "instant with its offset (`2026-03-09T10:00:00-04:00`), read in the patient's zone"
+)
+# Either form of a session's start; the service reads it and names what is wrong.
+WHEN_PATTERN = r"^\s*\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?\s*$"
 
 
 def _utf8(value: str) -> str:
@@ -26,7 +31,13 @@ def _utf8(value: str) -> str:
     return value
 
 
-Text = Annotated[str, AfterValidator(_utf8)]
+Text = Annotated[StrictStr, AfterValidator(_utf8)]
+When = Annotated[
+    StrictStr,
+    StringConstraints(pattern=WHEN_PATTERN),
+    AfterValidator(_utf8),
+    Field(examples=["2026-03-09 10:00", "2026-03-09T10:00:00-04:00"]),
+]
 
 
 # -- requests -----------------------------------------------------------------------------------
@@ -61,14 +72,14 @@ class EnrolBody(BaseModel):
         default=DEFAULT_PROTOCOL,
         description="Protocol id (see `reminders protocols`), e.g. `iv-6x-mwf`, `esk-trd`.",
     )
-    first: Text = Field(description=f"The first session: {LOCAL_TIME}; in the future, within a year.")
+    first: When = Field(description=f"The first session: {LOCAL_TIME}; in the future, within a year.")
     consent: Text = Field(description="How the patient agreed to texts, e.g. `intake-form`.")
-    interval_days: int | None = Field(
+    interval_days: StrictInt | None = Field(
         default=None,
         description="Touch-up interval in days, within the protocol's limits (default: the protocol's).",
     )
     language: Language = Field(default=Language.EN, description="The language of the patient's texts.")
-    external_id: str | None = Field(
+    external_id: StrictStr | None = Field(
         default=None,
         max_length=64,
         description="The clinic's record number (from its EHR), unique among patients; optional.",
@@ -78,7 +89,7 @@ class EnrolBody(BaseModel):
 class RescheduleBody(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"when": "2026-03-12 15:30"}]})
 
-    when: Text = Field(description=f"The new start: {LOCAL_TIME}; in the future.")
+    when: When = Field(description=f"The new start: {LOCAL_TIME}; in the future, within a year.")
 
 
 class OutcomeBody(BaseModel):
@@ -92,36 +103,13 @@ class OutcomeBody(BaseModel):
 class IntervalBody(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"days": 35}]})
 
-    days: int = Field(description="The touch-up interval in days, within the protocol's limits.")
+    days: StrictInt = Field(description="The touch-up interval in days, within the protocol's limits.")
 
 
 class PhoneBody(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"phone": "(201) 555-0187"}]})
 
-    phone: str = Field(description="The new mobile number; national numbers use DEFAULT_PHONE_REGION.")
-
-
-# -- errors -------------------------------------------------------------------------------------
-
-
-class FieldError(BaseModel):
-    loc: list[str | int] = Field(
-        description='Where the problem is: `["body", field]`, `["path", parameter]` or '
-        '`["query", parameter]`.',
-        examples=[["body", "phone"]],
-    )
-    msg: str = Field(examples=["a patient in care already has this phone number"])
-    type: str = Field(description="`not_found`, `conflict` or `value_error` (and pydantic's types).")
-
-
-class ErrorList(BaseModel):
-    """The shape of every 404, 409 and 422 answer (the same as FastAPI's validation errors)."""
-
-    detail: list[FieldError]
-
-
-class ErrorMessage(BaseModel):
-    detail: str = Field(examples=["a valid API token is required (Authorization: Bearer <token>)"])
+    phone: Text = Field(description="The new mobile number; national numbers use DEFAULT_PHONE_REGION.")
 
 
 class EditBody(BaseModel):
@@ -143,12 +131,12 @@ class EditBody(BaseModel):
         default=None, description="The right IANA zone; sessions keep their local times."
     )
     consent: Text | None = Field(default=None, description="How the patient agreed to texts.")
-    external_id: str | None = Field(
+    external_id: StrictStr | None = Field(
         default=None, max_length=64, description="The clinic's record number; an empty string clears it."
     )
     language: Language | None = Field(default=None, description="The language of the patient's texts.")
     protocol: Text | None = Field(default=None, description="A new protocol; needs `from`.")
-    start: Text | None = Field(
+    start: When | None = Field(
         default=None, alias="from", description=f"When the new protocol's course begins: {LOCAL_TIME}."
     )
 
@@ -156,4 +144,4 @@ class EditBody(BaseModel):
 class AddSessionBody(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"when": "2026-03-12 15:30"}]})
 
-    when: Text = Field(description=f"The new session's start: {LOCAL_TIME}; in the future, within a year.")
+    when: When = Field(description=f"The new session's start: {LOCAL_TIME}; in the future, within a year.")

@@ -10,7 +10,6 @@ from urllib.parse import quote
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
@@ -23,13 +22,17 @@ from scheduler.runner import SCHEDULER_LOG, add_jobs, heartbeat, make_dispatcher
 from scheduler.services.accounts import Accounts
 from scheduler.services.api_tokens import ApiTokens
 from scheduler.services.delivery import DeliveryReports
+from scheduler.services.idempotency import IdempotencyKeys
 from scheduler.services.metrics import Limits, liveness
 from scheduler.services.replies import Replies
 from scheduler.services.staff_sessions import StaffSessions
 from scheduler.store.uow import UnitOfWork
+from scheduler.web import api_problems
 from scheduler.web.admin import admin_router
 from scheduler.web.api import api_router
-from scheduler.web.guard import Guard, validation_failed
+from scheduler.web.api_idempotency import Idempotency
+from scheduler.web.api_ratelimit import RateLimit
+from scheduler.web.guard import Guard
 from scheduler.web.metrics import metrics_router
 from scheduler.web.pages import HERE
 from scheduler.web.protection import RequestLimits, SecurityHeaders
@@ -78,14 +81,17 @@ def create_app(app: App, *, run_worker: bool = False) -> FastAPI:
         idle=timedelta(minutes=app.settings.session_idle_minutes),
         lifetime=timedelta(hours=app.settings.session_max_hours),
     )
+    web.state.idempotency = IdempotencyKeys(app.database, app.clock)
     web.add_middleware(SessionMiddleware, **session_middleware_options(app.settings))
+    web.add_middleware(Idempotency)  # inside the body limits: it reads whole bodies
     web.add_middleware(RequestLimits)
+    web.add_middleware(RateLimit)  # before a body is read
     if app.settings.allowed_hosts:
         web.add_middleware(TrustedHostMiddleware, allowed_hosts=list(app.settings.allowed_hosts))
     # It sees every error before anything could log its text, and answers with a request id.
     web.add_middleware(Guard)
     web.add_middleware(SecurityHeaders)  # outermost: on every answer, refusals and errors included
-    web.add_exception_handler(RequestValidationError, validation_failed)
+    api_problems.install(web)  # errors on /api/ as problem documents; the admin's as before
     web.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     web.include_router(
         twilio_router(

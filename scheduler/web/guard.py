@@ -52,8 +52,15 @@ class Guard:
             log.error("request %s (%s %s) failed: %s", request_id, scope.get("method"), scope.get("path"),
                       type(exc).__name__)  # fmt: skip
             if not started:
-                body = {"detail": f"internal error; the service log names it as request {request_id}"}
-                await JSONResponse(body, status_code=500)(scope, receive, send_with_id)
+                detail = f"internal error; the service log names it as request {request_id}"
+                path = str(scope.get("path", ""))
+                if path.startswith("/api/"):
+                    from scheduler.web.api_problems import problem_response
+
+                    answer = problem_response(500, detail, path)
+                else:
+                    answer = JSONResponse({"detail": detail}, status_code=500)
+                await answer(scope, receive, send_with_id)
 
 
 def _printable(value: Any) -> Any:

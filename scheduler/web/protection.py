@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
+from scheduler.web.api_problems import PROBLEM_JSON, problem_body
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -71,13 +73,21 @@ class RequestLimits:
         has_body = declared not in (b"", b"0") or b"transfer-encoding" in headers
         api = scope["path"].startswith("/api/")
         if has_body and kind not in limit.types:
-            await _answer(send, 415, f"this path takes {' or '.join(limit.types)}", api=api)
+            await _answer(
+                send, 415, f"this path takes {' or '.join(limit.types)}", api=api, path=scope["path"]
+            )
             return
         if not declared.isdigit() and declared:
-            await _answer(send, 400, "Content-Length is not a number", api=api)
+            await _answer(send, 400, "Content-Length is not a number", api=api, path=scope["path"])
             return
         if declared and int(declared) > limit.max_bytes:
-            await _answer(send, 413, f"the request body is larger than {limit.max_bytes // KIB} KiB", api=api)
+            await _answer(
+                send,
+                413,
+                f"the request body is larger than {limit.max_bytes // KIB} KiB",
+                api=api,
+                path=scope["path"],
+            )
             return
         seen = 0
         too_large = False
@@ -108,7 +118,13 @@ class RequestLimits:
             if not too_large:
                 raise
         if too_large and not started:
-            await _answer(send, 413, f"the request body is larger than {limit.max_bytes // KIB} KiB", api=api)
+            await _answer(
+                send,
+                413,
+                f"the request body is larger than {limit.max_bytes // KIB} KiB",
+                api=api,
+                path=scope["path"],
+            )
 
 
 class SecurityHeaders:
@@ -142,10 +158,13 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
-async def _answer(send: Send, status: int, text: str, *, api: bool) -> None:
-    """A refusal: JSON (`{"detail": ...}`) on the API, plain text elsewhere."""
-    body = json.dumps({"detail": text}).encode() if api else f"{text[0].upper()}{text[1:]}.".encode()
-    kind = b"application/json" if api else b"text/plain; charset=utf-8"
+async def _answer(send: Send, status: int, text: str, *, api: bool, path: str = "") -> None:
+    """A refusal: a problem document (RFC 9457) on the API, plain text elsewhere."""
+    if api:
+        body = json.dumps(problem_body(status, text, path)).encode()
+        kind = PROBLEM_JSON.encode()
+    else:
+        body, kind = f"{text[0].upper()}{text[1:]}.".encode(), b"text/plain; charset=utf-8"
     await send(
         {
             "type": "http.response.start",

@@ -20,10 +20,11 @@ from typing import Any
 
 import click
 import pytest
+from alembic.script import ScriptDirectory
 from click.testing import CliRunner
 
 from scheduler.cli import cli
-from scheduler.store.db import SCHEMA_REVISION
+from scheduler.store.db import SCHEMA_REVISION, alembic_config
 from tests.cli.harness import (
     Reminders,
     Result,
@@ -653,7 +654,9 @@ def test_db_downgrade_takes_the_schema_back_for_an_older_version_and_upgrade_bri
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
     reminders = Reminders(tmp_path, clean_environment(DATABASE_URL=url))
     assert reminders("db", "upgrade").returncode == 0
-    older = f"{int(SCHEMA_REVISION) - 1:04d}"
+    # The revision before the newest, as the newest migration names it.
+    older = ScriptDirectory.from_config(alembic_config(url)).get_revision(SCHEMA_REVISION).down_revision
+    assert isinstance(older, str)
 
     downgraded = reminders("db", "downgrade", older)
     assert downgraded.stdout == f"database taken back from revision {SCHEMA_REVISION} to {older}\n"

@@ -84,6 +84,7 @@ def test_an_empty_closed_days_value_opens_every_day() -> None:
         ("CLINIC_CRISIS_LINE", "a crisis line whose name is far too long"),
         ("STAFF_ALERT_PHONE", "12345"),
         ("STAFF_ALERT_WEBHOOK_URL", "alerts.example.org"),
+        ("EVENT_WEBHOOK_URL", "ftp://ehr.example.org/events"),
         ("SECRET_KEY", "a"),
         ("SESSION_IDLE_MINUTES", "0"),
         ("SESSION_MAX_HOURS", "1000"),
@@ -228,6 +229,15 @@ def test_a_clinic_in_a_country_without_defaults_must_set_both_lines() -> None:
 def test_a_staff_alert_webhook_needs_a_secret_to_sign_with() -> None:
     with pytest.raises(ConfigError, match="STAFF_ALERT_WEBHOOK_SECRET"):
         Settings.from_env({"STAFF_ALERT_WEBHOOK_URL": "https://alerts.example.org/hook"})
+
+
+def test_the_ehr_event_webhook_needs_a_secret_to_sign_with() -> None:
+    with pytest.raises(ConfigError, match="EVENT_WEBHOOK_URL needs EVENT_WEBHOOK_SECRET"):
+        Settings.from_env({"EVENT_WEBHOOK_URL": "https://ehr.example.org/events"})
+    both = {"EVENT_WEBHOOK_URL": "https://ehr.example.org/events/", "EVENT_WEBHOOK_SECRET": "s3cret"}
+    settings = Settings.from_env(both)
+    assert settings.event_webhook_url == "https://ehr.example.org/events"
+    assert "s3cret" not in repr(settings)
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -383,7 +383,7 @@ def test_a_csv_import_reports_every_bad_row_by_line_and_writes_nothing(app: App,
     assert response.status_code == 400
     assert "2 bad rows out of 4; nothing was imported" in response.text
     assert re.search(r"line 3</td><td>the phone number has letters: type its digits", response.text)
-    assert re.search(r"line 5</td><td>unknown timezone &#39;Mars/Olympus&#39;", response.text)
+    assert re.search(r"line 5</td><td>unknown timezone", response.text)
     assert patients_count(app) == 0
 
 

@@ -48,8 +48,10 @@ def test_a_validation_error_names_the_field_but_never_echoes_what_was_sent(
 ) -> None:
     response = api.post("/api/v1/patients", json=body)
     assert response.status_code == 422
-    for error in response.json()["detail"]:
-        assert set(error) == {"loc", "msg", "type"}, error
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"]
+    for error in response.json()["errors"]:
+        assert set(error) == {"location", "field", "pointer", "detail", "code"}, error
     for sent in ("Ana", "Lima", "555", "0123"):
         assert sent not in response.text
 

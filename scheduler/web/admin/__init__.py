@@ -11,11 +11,35 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from scheduler.web.admin import corrections, enrol, imports, messages, patients, signin, staff, today, week
+from scheduler.web.admin import (
+    corrections,
+    enrol,
+    events,
+    imports,
+    messages,
+    patients,
+    reports,
+    signin,
+    staff,
+    today,
+    week,
+)
 
 
 def admin_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
-    for module in (signin, today, week, patients, corrections, enrol, messages, imports, staff):
+    for module in (
+        signin,
+        today,
+        week,
+        patients,
+        corrections,
+        enrol,
+        messages,
+        events,
+        imports,
+        reports,
+        staff,
+    ):
         module.routes(router)
     return router

@@ -1,8 +1,8 @@
 """Indexes for a large clinic: the patient list by name, sessions by status over time, sessions
-with no outcome yet, texts in trouble, replies newest first.
+with no outcome yet, texts in trouble (replies newest first came with 0011).
 
-Revision ID: 0013
-Revises: 0009
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-11-30
 """
 
@@ -13,20 +13,19 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013"
-down_revision: str | None = "0009"
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 INDEXES = (
     ("ix_patients_name_id", "patients", ["name", "id"]),
     ("ix_appointments_status_starts_at", "appointments", ["status", "starts_at"]),
-    ("ix_replies_received_at", "replies", ["received_at"]),
 )
 # Partial indexes: (name, table, column, predicate).
 PARTIAL = (
     ("ix_appointments_upcoming", "appointments", "starts_at", "status IN ('scheduled', 'confirmed')"),
-    ("ix_reminders_troubled", "reminders", "due_at", "status IN ('failed', 'expired', 'unknown')"),
+    ("ix_reminders_in_trouble", "reminders", "due_at", "status IN ('failed', 'expired', 'unknown')"),
 )
 
 
