@@ -14,7 +14,8 @@ the large database with every SQL statement timed, and the slowest statements of
 Targets: p95 <= 150 ms at 100,000 patients, and within 3x of the same page at 1,000.
 
 To measure another page, add a line to `PATHS`: a name, the path (`{patient}` becomes a patient's
-id, `{today}` today's date), and whether it needs the API token instead of the staff session.
+id, `{today}` today's date, `{cursor}` a cursor to the middle of the patient list, `{since}` an
+hour ago), and whether it needs the API token instead of the staff session.
 
     .venv/bin/python bench/pages.py [--quick] [--requests 30] [--sizes 1000,100000]
 """
@@ -27,7 +28,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -57,10 +58,18 @@ PATHS: list[Measured] = [
     Measured("messages", "/messages"),
     Measured("messages, replies", "/messages?show=replies"),
     Measured("messages, search", "/messages?q=rivera"),
-    Measured("API: patients (all)", "/api/v1/patients", api=True),
+    Measured("events", "/events"),
+    Measured("reports", "/reports"),
+    Measured("API: patients, first page", "/api/v1/patients", api=True),
+    Measured("API: patients, page after a cursor", "/api/v1/patients?cursor={cursor}", api=True),
     Measured("API: patients, search", "/api/v1/patients?q=rivera", api=True),
     Measured("API: patients, attention", "/api/v1/patients?status=attention", api=True),
+    Measured("API: patients, by record number", "/api/v1/patients?external_id=MRN0000777", api=True),
+    Measured("API: patients, changed since", "/api/v1/patients?updated_since={since}", api=True),
     Measured("API: a patient", "/api/v1/patients/{patient}", api=True),
+    Measured("API: a patient's replies", "/api/v1/patients/{patient}/replies", api=True),
+    Measured("API: events", "/api/v1/events", api=True),
+    Measured("API: weekly report", "/api/v1/reports/weekly", api=True),
 ]
 EMAIL, PASSWORD = "bench-staff@example.org", "a long enough bench password"
 TARGET_MS, TARGET_RATIO = 150.0, 3.0
@@ -119,7 +128,15 @@ def signed_in(url: str, token: str, folder: Path) -> Iterator[tuple[Any, Any]]:
 
 
 def resolve(path: str, patients: int) -> str:
-    return path.format(patient=patients // 2 + 1, today=datetime.now(UTC).date().isoformat())
+    from scheduler.web.api_paging import encode
+
+    now = datetime.now(UTC)
+    return path.format(
+        patient=patients // 2 + 1,
+        today=now.date().isoformat(),
+        cursor=encode("p", patients // 2),  # a page in the middle
+        since=(now - timedelta(hours=1)).isoformat().replace("+00:00", "Z"),  # an EHR's hourly poll
+    )
 
 
 def timed_get(client: Any, path: str) -> float:
