@@ -80,14 +80,9 @@ class RequestLimits:
         if not declared.isdigit() and declared:
             await _answer(send, 400, "Content-Length is not a number", api=api, path=scope["path"])
             return
+        too_big = f"the request body is larger than {limit.max_bytes // KIB} KiB"
         if declared and int(declared) > limit.max_bytes:
-            await _answer(
-                send,
-                413,
-                f"the request body is larger than {limit.max_bytes // KIB} KiB",
-                api=api,
-                path=scope["path"],
-            )
+            await _answer(send, 413, too_big, api=api, path=scope["path"])
             return
         seen = 0
         too_large = False
@@ -118,13 +113,7 @@ class RequestLimits:
             if not too_large:
                 raise
         if too_large and not started:
-            await _answer(
-                send,
-                413,
-                f"the request body is larger than {limit.max_bytes // KIB} KiB",
-                api=api,
-                path=scope["path"],
-            )
+            await _answer(send, 413, too_big, api=api, path=scope["path"])
 
 
 class SecurityHeaders:
