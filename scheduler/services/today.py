@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, String, cast, literal, select
+from sqlalchemy import ColumnElement, SQLColumnExpression, String, cast, func, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import contains_eager
@@ -36,6 +36,8 @@ from scheduler.store.partial import TROUBLED_TEXT
 from scheduler.store.uow import UnitOfWork
 
 LIST_LIMIT = 200
+# Sessions listed on Today; a busier clinic reads the rest on the week's day pages, which page.
+SESSIONS_SHOWN = 200
 _ITEM = re.compile(r"(reminder|change|reply|phone|optout|missed):([1-9]\d{0,17})")
 
 
@@ -77,9 +79,14 @@ class Section:
 @dataclass(frozen=True)
 class Today:
     day: date  # the clinic's
-    sessions: list[TodaySession]
+    sessions: list[TodaySession]  # the first SESSIONS_SHOWN of today's and tomorrow's
     sections: list[Section]
     without_outcome: list[WeekSession] = field(default_factory=list)  # over, attended or missed?
+    sessions_total: int = 0  # all of today's and tomorrow's; the week's day pages list every one
+
+    @property
+    def next_day(self) -> date:
+        return self.day + timedelta(days=1)
 
     @property
     def open_items(self) -> int:
@@ -96,6 +103,12 @@ class TodayList(Service):
             return to_utc(datetime.combine(today + timedelta(days=days), datetime.min.time()), clinic_zone)
 
         tomorrow, end = midnight(1), midnight(2)
+        booked = (
+            Appointment.starts_at >= midnight(0),
+            Appointment.starts_at < end,
+            Appointment.status != AppointmentStatus.CANCELLED,
+            _in_care(),
+        )
         with UnitOfWork(self.database) as uow:
             db = uow.db
             sessions = [
@@ -113,15 +126,15 @@ class TodayList(Service):
                     select(Appointment)
                     .join(Patient)
                     .options(contains_eager(Appointment.patient))
-                    .where(
-                        Appointment.starts_at >= midnight(0),
-                        Appointment.starts_at < end,
-                        Appointment.status != AppointmentStatus.CANCELLED,
-                        _in_care(),
-                    )
+                    .where(*booked)
                     .order_by(Appointment.starts_at, Appointment.id)
+                    .limit(SESSIONS_SHOWN)
                 )
             ]
+            total = len(sessions)
+            if total == SESSIONS_SHOWN:
+                counted = select(func.count()).select_from(Appointment).join(Patient).where(*booked)
+                total = db.scalar(counted) or 0
             changes = _change_requests(db)
             changed_patients = {item.patient_id for item in changes if item.patient_id is not None}
             sections = [
@@ -138,7 +151,7 @@ class TodayList(Service):
                 ),
             ]
             unrecorded = without_outcome(db, now)
-        return Today(today, sessions, sections, unrecorded)
+        return Today(today, sessions, sections, unrecorded, total)
 
     def mark_handled(self, item: str) -> int | None:
         """Record that the signed-in user dealt with `item`; returns its patient's id (None for a

@@ -105,3 +105,23 @@ def test_a_session_with_no_outcome_is_on_today_until_staff_say_how_it_went(
     assert "Recorded as attended" in today
     assert "Sessions with no outcome recorded" not in today
     assert to_json(app.clinic("t").show(ana["patient"]["id"]))["appointments"][0]["status"] == "attended"
+
+
+def test_a_busy_today_lists_the_first_sessions_and_links_to_every_one(
+    app: App, staff: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scheduler.services import today as today_service
+
+    monkeypatch.setattr(today_service, "SESSIONS_SHOWN", 3)
+    for n in range(1, 6):  # five first sessions today, Tue 2026-03-03, from 10:00
+        enrol(app, n, first=f"2026-03-03 1{n}:00")
+    page = staff.get("/").text
+    sessions = re.search(r'<section class="card" id="sessions">(.*?)</section>', page, re.S)
+    assert sessions
+    listed = re.findall(r"Patient (\d{3})</a>", sessions.group(1))
+    assert listed == ["001", "002", "003"]
+    assert "The first 3 of 5 sessions." in sessions.group(1)
+    assert 'href="/week/day?date=2026-03-03"' in sessions.group(1)
+    assert 'href="/week/day?date=2026-03-04"' in sessions.group(1)
+    every = staff.get("/week/day", params={"date": "2026-03-03"}).text
+    assert all(f"Patient {n:03d}" in every for n in range(1, 6))
