@@ -9,13 +9,14 @@ from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 
 from scheduler.clock import Clock, SystemClock
-from scheduler.config import Settings, env_file, load_settings
+from scheduler.config import Settings
 from scheduler.domain.protocols import Protocol, load_protocols
 from scheduler.errors import ConfigError
 from scheduler.services import Clinic
 from scheduler.services.exports import Exports
 from scheduler.services.reports import Reports
 from scheduler.services.staff import StaffDesk
+from scheduler.settings_file import env_file, load_settings
 from scheduler.sms import ConsoleSender, SmsSender
 from scheduler.store.db import check_schema, database_for, make_engine
 

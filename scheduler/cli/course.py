@@ -17,8 +17,8 @@ from scheduler.domain.protocols import DEFAULT_PROTOCOL
 @json_option
 def protocols(as_json: bool) -> None:
     """List the treatment protocols: built-in ones and those in PROTOCOLS_FILE."""
-    from scheduler.config import load_settings
     from scheduler.domain.protocols import load_protocols
+    from scheduler.settings_file import load_settings
 
     found = load_protocols(load_settings().protocols_file)
     rows: list[dict[str, Any]] = [
@@ -231,11 +231,11 @@ def preview(protocol: str, first: str, tz: str, language: str, as_json: bool) ->
     """Show the course a patient enrolled now would live: every session, and every message with
     its local send time, its words and its length in SMS segments. Writes nothing."""
     from scheduler.clock import SystemClock
-    from scheduler.config import load_settings
     from scheduler.domain.enrolment import check_language
     from scheduler.domain.protocols import find_protocol, load_protocols
     from scheduler.serialize import dumps
     from scheduler.services.course_preview import preview_course
+    from scheduler.settings_file import load_settings
 
     settings = load_settings()
     chosen = find_protocol(load_protocols(settings.protocols_file), protocol.strip())

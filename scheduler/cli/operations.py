@@ -26,7 +26,7 @@ def db_upgrade() -> None:
     Prints the schema revision before and after: the first is the one to take the schema back to
     with `db downgrade` should this version have to be rolled back.
     """
-    from scheduler.config import load_settings
+    from scheduler.settings_file import load_settings
     from scheduler.store.db import upgrade
 
     before, after = upgrade(load_settings().database_url)
@@ -42,7 +42,7 @@ def db_downgrade(revision: str) -> None:
     """Take the schema back to REVISION, to roll back to an older version (run it before
     reinstalling that version: only the newer one knows how). REVISION is what `db upgrade`
     printed before it upgraded; the older version names it too when it refuses the schema."""
-    from scheduler.config import load_settings
+    from scheduler.settings_file import load_settings
     from scheduler.store.db import downgrade
 
     before, after = downgrade(load_settings().database_url, revision)

@@ -17,12 +17,12 @@ def templates(language: str | None, as_json: bool) -> None:
     from datetime import datetime, timedelta
 
     from scheduler.clock import SystemClock
-    from scheduler.config import load_settings
     from scheduler.domain.enrolment import check_language
     from scheduler.domain.states import Language
     from scheduler.domain.timeutil import to_local, zone
     from scheduler.serialize import dumps
     from scheduler.services.texts import template_entries
+    from scheduler.settings_file import load_settings
 
     settings = load_settings()
     languages = [check_language(language)] if language else list(Language)
