@@ -49,6 +49,7 @@ PATIENT_COLUMNS = (
     "status",
     "protocol",
     "timezone",
+    "language",
     "next_session",
     "next_session_confirmed",
     "sessions_attended",
@@ -170,11 +171,11 @@ class Exports(Service):
     def _patient_rows(self, now: datetime) -> Iterator[list[Any]]:
         with reading(self.database) as db:
             for row in db.execute(_patients_query(now).execution_options(yield_per=BATCH)):
-                (pid, external_id, name, status, protocol, tz, next_at, confirmed, attended, missed,
-                 sent, failed) = row  # fmt: skip
+                (pid, external_id, name, status, protocol, tz, language, next_at, confirmed, attended,
+                 missed, sent, failed) = row  # fmt: skip
                 when = "" if next_at is None else next_at.astimezone(zone(tz)).isoformat(timespec="minutes")
                 answer = "" if next_at is None else ("yes" if confirmed is not None else "no")
-                yield [pid, external_id, name, status, protocol, tz, when, answer,
+                yield [pid, external_id, name, status, protocol, tz, language, when, answer,
                        attended or 0, missed or 0, sent or 0, failed or 0]  # fmt: skip
 
     def _message_rows(
@@ -234,6 +235,7 @@ def _patients_query(now: datetime) -> Any:
             Patient.status,
             Patient.protocol,
             Patient.timezone,
+            Patient.language,
             soonest.c.starts_at,
             following.confirmed_at,
             outcomes.c.attended,

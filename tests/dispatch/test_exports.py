@@ -51,7 +51,8 @@ def clinic(app: App, dispatcher: Dispatcher, fake_twilio: FakeTwilio, clock: Fro
     for n, name in enumerate(NAMES):
         external_id = f"MRN-{n}" if n % 2 else ""
         request = EnrolRequest(name, f"+1201555{200 + n:04d}", "America/New_York", "iv-6x-mwf",
-                               f"2026-03-{4 + n % 3:02d} 10:00", "form", external_id=external_id)  # fmt: skip
+                               f"2026-03-{4 + n % 3:02d} 10:00", "form", external_id=external_id,
+                               language="es" if n % 4 == 1 else "en")  # fmt: skip
         clinic.enrol(request)
     replies = Replies(app.settings, app.protocols, app.database, app.clock)
     for day in range(8):
@@ -99,6 +100,7 @@ def test_the_patient_export_round_trips_every_patient(clinic: App, caplog: pytes
             "status": patient.status,
             "protocol": patient.protocol,
             "timezone": patient.timezone,
+            "language": patient.language,
             "next_session": local(ahead[0].starts_at, patient.timezone) if ahead else "",
             "next_session_confirmed": ("yes" if ahead[0].confirmed_at else "no") if ahead else "",
             "sessions_attended": str(outcomes["attended"]),
