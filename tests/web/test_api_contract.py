@@ -299,13 +299,15 @@ def test_past_the_rate_a_token_gets_429_with_retry_after(app: App, token: str) -
     assert 1 <= int(refused.headers["Retry-After"]) <= 12
 
 
-def test_a_patients_confirmation_and_change_request_can_be_read(app: App, api: TestClient) -> None:
+def test_a_patients_confirmation_and_change_request_can_be_read(
+    app: App, api: TestClient, clock: FrozenClock
+) -> None:
     detail = api.post("/api/v1/patients", json=ENROLMENT).json()
     patient = detail["patient"]["id"]
     assert api.get(f"/api/v1/patients/{patient}/replies").json() == []
     replies = Replies(app.settings, app.protocols, app.database, app.clock)
     replies.receive("+12015550123", "C", "SM-reply-1")
-    app.clock.advance(timedelta(minutes=3))  # type: ignore[attr-defined]
+    clock.advance(timedelta(minutes=3))
     replies.receive("+12015550123", "R", "SM-reply-2")
     listed = api.get(f"/api/v1/patients/{patient}/replies").json()
     assert [(r["intent"], r["text"], r["urgent"]) for r in listed] == [
