@@ -244,7 +244,7 @@ class PatientPages(Service):
                 hold_reason=patient.hold_reason,
                 welcome=texts.get(None, []),
                 sessions=sessions,
-                log=message_log(db, [patient.id], None, None, None),
+                log=message_log(db, Patient.id == patient.id, None, None, None),
                 history=[
                     HistoryEntry(
                         e.at.astimezone(tz),
@@ -271,18 +271,9 @@ class PatientPages(Service):
             raise InvalidInput("show must be all, texts or replies", field="show")
         if status and status not in (*MESSAGE_STATUSES, *REPLY_INTENTS):
             raise InvalidInput(f"unknown status {status[:30]!r}", field="status")
+        found = matching_search(query, self.settings.default_phone_region) if query.strip() else None
         with UnitOfWork(self.database) as uow:
-            db = uow.db
-            patient_ids = (
-                list(
-                    db.scalars(
-                        select(Patient.id).where(matching_search(query, self.settings.default_phone_region))
-                    )
-                )
-                if query.strip()
-                else None
-            )
-            return message_log(db, patient_ids, show, status or None, LIST_LIMIT)
+            return message_log(uow.db, found, show, status or None, LIST_LIMIT)
 
     def preview_enrolment(self, request: EnrolRequest) -> EnrolPreview:
         """The sessions and texts enrolling `request` would plan; nothing is written. Raises

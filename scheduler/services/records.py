@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import cast
 
-from sqlalchemy import ColumnElement, func, or_, select, true
+from sqlalchemy import ColumnElement, SQLColumnExpression, func, or_, select, true
 
 from scheduler.domain.phones import parse_mobile
 from scheduler.domain.states import PatientStatus
@@ -50,6 +50,13 @@ def patient_filter(status: str | None) -> PatientFilter | None:
     except ValueError:
         known = ", ".join(PatientFilter)
         raise InvalidInput(f"status must be one of {known}", field="status") from None
+
+
+def of_patient_in_care(patient_id: SQLColumnExpression[int]) -> ColumnElement[bool]:
+    """Rows of patients not discharged, told apart by the discharged ones (one index range)
+    rather than by joining every patient: a count over a day's sessions then reads that day's."""
+    discharged = select(Patient.id).where(Patient.status == PatientStatus.DISCHARGED)
+    return patient_id.not_in(discharged)
 
 
 # A search that is a phone number as people type it: digits with spaces, dots, dashes, brackets.

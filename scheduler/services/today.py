@@ -29,6 +29,7 @@ from scheduler.domain.timeutil import to_utc, zone
 from scheduler.errors import InvalidInput, NotFound
 from scheduler.services.audit import audit
 from scheduler.services.base import Service
+from scheduler.services.records import of_patient_in_care
 from scheduler.services.timeline import session_label
 from scheduler.services.week import WeekSession, without_outcome
 from scheduler.store.models import Appointment, HandledItem, Patient, Reminder, Reply
@@ -107,7 +108,7 @@ class TodayList(Service):
             Appointment.starts_at >= midnight(0),
             Appointment.starts_at < end,
             Appointment.status != AppointmentStatus.CANCELLED,
-            _in_care(),
+            of_patient_in_care(Appointment.patient_id),
         )
         with UnitOfWork(self.database) as uow:
             db = uow.db
@@ -276,7 +277,8 @@ def _invalid_phones(db: DbSession) -> list[Item]:
             Patient.phone_invalid_at.is_not(None),
             _open("phone", Patient.id, Patient.phone_invalid_at),
         )
-        .order_by(Patient.id)
+        .order_by(Patient.phone_invalid_at.desc(), Patient.id)
+        .limit(LIST_LIMIT)
     )
     items = []
     for patient in rows:
@@ -300,7 +302,8 @@ def _opt_outs(db: DbSession) -> list[Item]:
         .where(
             _in_care(), Patient.opted_out_at.is_not(None), _open("optout", Patient.id, Patient.opted_out_at)
         )
-        .order_by(Patient.id)
+        .order_by(Patient.opted_out_at.desc(), Patient.id)
+        .limit(LIST_LIMIT)
     )
     items = []
     for patient in rows:

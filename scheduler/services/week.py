@@ -20,7 +20,7 @@ from scheduler.domain.plan import is_current
 from scheduler.domain.states import UPCOMING, AppointmentStatus, PatientStatus, ReminderKind, ReminderStatus
 from scheduler.domain.timeutil import to_local, to_utc, zone
 from scheduler.services.base import Service
-from scheduler.services.records import Paging
+from scheduler.services.records import Paging, of_patient_in_care
 from scheduler.services.timeline import session_label
 from scheduler.store.models import Appointment, Patient, Reminder
 from scheduler.store.partial import UPCOMING_SESSION
@@ -82,35 +82,55 @@ class WeekView(Service):
         clinic_zone = zone(self.settings.clinic_timezone)
         start = anchor or to_local(now, clinic_zone).date()
         start -= timedelta(days=start.weekday())
+        days = [start + timedelta(days=n) for n in range(7)]
         with UnitOfWork(self.database) as uow:
-            days = [self._day(uow.db, start + timedelta(days=n), now, Paging(DAY_LIMIT)) for n in range(7)]
-        return Week(start, days)
+            counts = self._counts(uow.db, days, now)
+            return Week(
+                start,
+                [self._day(uow.db, d, c, now, Paging(DAY_LIMIT)) for d, c in zip(days, counts, strict=True)],
+            )
 
     def day(self, day: date, paging: Paging) -> Day:
         """One of the clinic's days, a page of its sessions at a time."""
+        now = self.clock.now()
         with UnitOfWork(self.database) as uow:
-            return self._day(uow.db, day, self.clock.now(), paging)
+            return self._day(uow.db, day, self._counts(uow.db, [day], now)[0], now, paging)
 
     def sessions_without_outcome(self) -> list[WeekSession]:
         with UnitOfWork(self.database) as uow:
             return without_outcome(uow.db, self.clock.now())
 
-    def _day(self, db: DbSession, day: date, now: datetime, paging: Paging) -> Day:
-        clinic_zone = zone(self.settings.clinic_timezone)
-        begins = to_utc(datetime.combine(day, datetime.min.time()), clinic_zone)
-        ends = to_utc(datetime.combine(day + timedelta(days=1), datetime.min.time()), clinic_zone)
-        within = and_(Appointment.starts_at >= begins, Appointment.starts_at < ends)
-        shown = _shown()
-        total, confirmed, unrecorded = db.execute(
+    def _midnight(self, day: date) -> datetime:
+        return to_utc(datetime.combine(day, datetime.min.time()), zone(self.settings.clinic_timezone))
+
+    def _counts(self, db: DbSession, days: list[date], now: datetime) -> list[tuple[int, int, int]]:
+        """Each day's sessions, confirmed ones and ones over without an outcome, in one statement
+        that reads only those days' sessions."""
+        bounds = [self._midnight(d) for d in days] + [self._midnight(days[-1] + timedelta(days=1))]
+        which = case(*((Appointment.starts_at < end, n) for n, end in enumerate(bounds[1:])), else_=None)
+        found = db.execute(
             select(
+                which,
                 func.count(),
                 func.coalesce(func.sum(case((Appointment.confirmed_at.is_not(None), 1), else_=0)), 0),
                 func.coalesce(func.sum(case((_no_outcome(now), 1), else_=0)), 0),
             )
-            .select_from(Appointment)
-            .join(Patient)
-            .where(within, shown)
-        ).one()
+            .where(
+                Appointment.starts_at >= bounds[0],
+                Appointment.starts_at < bounds[-1],
+                Appointment.status != AppointmentStatus.CANCELLED,
+                of_patient_in_care(Appointment.patient_id),
+            )
+            .group_by(which)
+        )
+        counts = {int(n): (int(total), int(confirmed), int(over)) for n, total, confirmed, over in found}
+        return [counts.get(n, (0, 0, 0)) for n in range(len(days))]
+
+    def _day(
+        self, db: DbSession, day: date, counts: tuple[int, int, int], now: datetime, paging: Paging
+    ) -> Day:
+        begins, ends = self._midnight(day), self._midnight(day + timedelta(days=1))
+        within = and_(Appointment.starts_at >= begins, Appointment.starts_at < ends)
         rows = list(
             db.scalars(
                 _sessions(within)
@@ -119,7 +139,7 @@ class WeekView(Service):
                 .offset(paging.offset)
             )
         )
-        return Day(day, _entries(db, rows, now), int(total), int(confirmed), int(unrecorded))
+        return Day(day, _entries(db, rows, now), *counts)
 
 
 def without_outcome(db: DbSession, now: datetime) -> list[WeekSession]:

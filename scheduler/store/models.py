@@ -39,6 +39,12 @@ from scheduler.store.types import EnumText, UTCDateTime
 # A confirm request that went out (the partial index and the report's query share it).
 CONFIRM_SENT = "kind = 'confirm' AND status IN ('sent', 'delivered')"
 
+
+def _partial(name: str, column: str, where: str, unique: bool = False) -> Index:
+    """An index of only the rows `where` holds, on SQLite and PostgreSQL alike."""
+    return Index(name, column, unique=unique, sqlite_where=text(where), postgresql_where=text(where))
+
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -107,16 +113,14 @@ class Patient(Base):
     __table_args__ = (
         Index("ix_patients_updated_at", "updated_at"),  # what an EHR asks for: changed since
         # One patient in care per number: inbound replies are matched by it.
-        Index(
-            "uq_patients_phone_in_care",
-            "phone",
-            unique=True,
-            sqlite_where=text("status != 'discharged'"),
-            postgresql_where=text("status != 'discharged'"),
-        ),
+        _partial("uq_patients_phone_in_care", "phone", "status != 'discharged'", unique=True),
         Index("ix_patients_status", "status"),
         # The patient list pages through patients by name.
         Index("ix_patients_name_id", "name", "id"),
+        # Today's opt-outs and flagged numbers: a few patients among many.
+        _partial("ix_patients_opted_out_at", "opted_out_at", "opted_out_at IS NOT NULL"),
+        _partial("ix_patients_phone_invalid_at", "phone_invalid_at", "phone_invalid_at IS NOT NULL"),
+        # Searches by name, number and record number use indexes the migrations own (`SEARCH_INDEXES`).
     )
 
 
@@ -151,15 +155,14 @@ class Appointment(Base):
         # Sessions by status over a time range (Today's missed sessions, newest first).
         Index("ix_appointments_status_starts_at", "status", "starts_at"),
         # Sessions with no outcome yet, by time: those past their start are few (`store.partial`).
-        Index(
-            "ix_appointments_upcoming",
-            "starts_at",
-            sqlite_where=text("status IN ('scheduled', 'confirmed')"),
-            postgresql_where=text("status IN ('scheduled', 'confirmed')"),
-        ),
+        _partial("ix_appointments_upcoming", "starts_at", "status IN ('scheduled', 'confirmed')"),
         Index("ix_appointments_updated_at", "updated_at"),
         # The weekly reports count sessions by start, outcome and confirmation from this alone.
         Index("ix_appointments_outcomes", "starts_at", "status", "confirmed_at"),
+        # Today's change requests: the few sessions a patient asked to move.
+        _partial(
+            "ix_appointments_change_requested_at", "change_requested_at", "change_requested_at IS NOT NULL"
+        ),
     )
 
 
@@ -195,41 +198,16 @@ class Reminder(Base):
         UniqueConstraint("patient_id", "plan_key"),
         Index("ix_reminders_message_id", "message_id"),
         # The claim query reads only rows that may be sent; the partial index keeps it small.
-        Index(
-            "ix_reminders_due",
-            "due_at",
-            sqlite_where=text("status IN ('pending', 'sending')"),
-            postgresql_where=text("status IN ('pending', 'sending')"),
-        ),
+        _partial("ix_reminders_due", "due_at", "status IN ('pending', 'sending')"),
         Index("ix_reminders_appointment_id", "appointment_id"),
         # Texts in trouble for Today, newest first (`store.partial.TROUBLED_TEXT`).
-        Index(
-            "ix_reminders_in_trouble",
-            "due_at",
-            sqlite_where=text("status IN ('failed', 'expired', 'unknown')"),
-            postgresql_where=text("status IN ('failed', 'expired', 'unknown')"),
-        ),
+        _partial("ix_reminders_in_trouble", "due_at", "status IN ('failed', 'expired', 'unknown')"),
         # The reconciler looks only at sends whose outcome is unknown.
-        Index(
-            "ix_reminders_unknown",
-            "updated_at",
-            sqlite_where=text("status = 'unknown'"),
-            postgresql_where=text("status = 'unknown'"),
-        ),
+        _partial("ix_reminders_unknown", "updated_at", "status = 'unknown'"),
         # The weekly reports: the sessions whose confirm request went out, and the texts that
         # failed or expired by when they were due.
-        Index(
-            "ix_reminders_confirm_sent",
-            "appointment_id",
-            sqlite_where=text(CONFIRM_SENT),
-            postgresql_where=text(CONFIRM_SENT),
-        ),
-        Index(
-            "ix_reminders_troubled",
-            "due_at",
-            sqlite_where=text("status IN ('failed', 'expired')"),
-            postgresql_where=text("status IN ('failed', 'expired')"),
-        ),
+        _partial("ix_reminders_confirm_sent", "appointment_id", CONFIRM_SENT),
+        _partial("ix_reminders_troubled", "due_at", "status IN ('failed', 'expired')"),
     )
 
 
@@ -341,14 +319,7 @@ class Event(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-    __table_args__ = (
-        Index(
-            "ix_events_due",
-            "due_at",
-            sqlite_where=text("status IN ('pending', 'sending')"),
-            postgresql_where=text("status IN ('pending', 'sending')"),
-        ),
-    )
+    __table_args__ = (_partial("ix_events_due", "due_at", "status IN ('pending', 'sending')"),)
 
 
 class User(Base):

@@ -1,0 +1,76 @@
+"""Indexes for a large clinic's Today list (change requests, opt-outs, flagged numbers) and for
+finding a patient by name, phone number or record number among many.
+
+The search indexes are the migrations' own: the models do not describe expression or trigram
+indexes, so `migrations/env.py` leaves every `ix_search_*` index out of autogenerate. On
+PostgreSQL the name and phone searches (`LIKE '%...%'`) use trigram indexes from the `pg_trgm`
+extension, created here where the database allows it (a trusted extension since PostgreSQL 13:
+the database owner may create it). Without it, searches still work, by reading every patient.
+
+Revision ID: 0013
+Revises: 0012
+Create Date: 2026-11-30
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0013"
+down_revision: str | None = "0012"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+# Partial indexes: (name, table, column, predicate).
+PARTIAL = (
+    ("ix_patients_opted_out_at", "patients", "opted_out_at", "opted_out_at IS NOT NULL"),
+    ("ix_patients_phone_invalid_at", "patients", "phone_invalid_at", "phone_invalid_at IS NOT NULL"),
+    (
+        "ix_appointments_change_requested_at",
+        "appointments",
+        "change_requested_at",
+        "change_requested_at IS NOT NULL",
+    ),
+)
+TRIGRAM = (
+    ("ix_search_patients_name", "lower(name)"),
+    ("ix_search_patients_phone", "phone"),
+)
+log = logging.getLogger("alembic.runtime.migration")
+
+
+def upgrade() -> None:
+    for name, table, column, where in PARTIAL:
+        op.create_index(name, table, [column], sqlite_where=sa.text(where), postgresql_where=sa.text(where))
+    op.create_index("ix_search_patients_record", "patients", [sa.text("lower(external_id)")])
+    bind = op.get_bind()
+    if bind.dialect.name == "postgresql" and _trigrams(bind):
+        for name, expression in TRIGRAM:
+            op.execute(f"CREATE INDEX {name} ON patients USING gin ({expression} gin_trgm_ops)")
+
+
+def downgrade() -> None:
+    for name, _expression in TRIGRAM:
+        op.execute(f"DROP INDEX IF EXISTS {name}")
+    op.drop_index("ix_search_patients_record", table_name="patients")
+    for name, table, _column, _where in reversed(PARTIAL):
+        op.drop_index(name, table_name=table)
+
+
+def _trigrams(bind: sa.Connection) -> bool:
+    """Whether `pg_trgm` is installed, installing it if it is available and allowed."""
+    if bind.scalar(sa.text("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")):
+        return True
+    if bind.scalar(sa.text("SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm'")):
+        try:
+            with bind.begin_nested():
+                bind.execute(sa.text("CREATE EXTENSION pg_trgm"))
+            return True
+        except sa.exc.DBAPIError as error:
+            log.warning("pg_trgm could not be created (%s)", type(error.orig).__name__)
+    log.warning("no pg_trgm: patient searches by name or number will read every patient")
+    return False
