@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import warnings
 from logging.config import fileConfig
 
 from alembic import context
@@ -18,8 +17,6 @@ if config.config_file_name is not None:
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 target_metadata = Base.metadata
-# SQLAlchemy cannot reflect SQLite's expression indexes; the search indexes are left out anyway.
-warnings.filterwarnings("ignore", r"Skipped unsupported reflection of expression-based index ix_search_")
 
 
 def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:

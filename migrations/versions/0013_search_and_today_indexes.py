@@ -1,11 +1,13 @@
 """Indexes for a large clinic's Today list (change requests, opt-outs, flagged numbers) and for
 finding a patient by name, phone number or record number among many.
 
-The search indexes are the migrations' own: the models do not describe expression or trigram
-indexes, so `migrations/env.py` leaves every `ix_search_*` index out of autogenerate. On
-PostgreSQL the name and phone searches (`LIKE '%...%'`) use trigram indexes from the `pg_trgm`
+The search indexes are PostgreSQL's and the migrations' own: the models do not describe
+expression or trigram indexes, so `migrations/env.py` leaves every `ix_search_*` index out of
+autogenerate. A search asks for any part of the name, the end of the number or the record number
+(`records.matching_search`), which together only these serve: trigram indexes from the `pg_trgm`
 extension, created here where the database allows it (a trusted extension since PostgreSQL 13:
-the database owner may create it). Without it, searches still work, by reading every patient.
+the database owner may create it), and the lowered record number. Without pg_trgm, or on SQLite
+(a single clinic's size), a search reads every patient.
 
 Revision ID: 0013
 Revises: 0012
@@ -46,17 +48,17 @@ log = logging.getLogger("alembic.runtime.migration")
 def upgrade() -> None:
     for name, table, column, where in PARTIAL:
         op.create_index(name, table, [column], sqlite_where=sa.text(where), postgresql_where=sa.text(where))
-    op.create_index("ix_search_patients_record", "patients", [sa.text("lower(external_id)")])
     bind = op.get_bind()
     if bind.dialect.name == "postgresql" and _trigrams(bind):
         for name, expression in TRIGRAM:
             op.execute(f"CREATE INDEX {name} ON patients USING gin ({expression} gin_trgm_ops)")
+        op.execute("CREATE INDEX ix_search_patients_record ON patients (lower(external_id))")
 
 
 def downgrade() -> None:
-    for name, _expression in TRIGRAM:
-        op.execute(f"DROP INDEX IF EXISTS {name}")
-    op.drop_index("ix_search_patients_record", table_name="patients")
+    if op.get_bind().dialect.name == "postgresql":
+        for name in ("ix_search_patients_record", *(name for name, _expression in TRIGRAM)):
+            op.execute(f"DROP INDEX IF EXISTS {name}")
     for name, table, _column, _where in reversed(PARTIAL):
         op.drop_index(name, table_name=table)
 

@@ -76,6 +76,11 @@ class Section:
     empty: str
     items: list[Item]
 
+    @property
+    def full(self) -> bool:
+        """The list stops at LIST_LIMIT items: there may be more."""
+        return len(self.items) >= LIST_LIMIT
+
 
 @dataclass(frozen=True)
 class Today:

@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from scheduler.app import App
+from scheduler.domain.states import AppointmentStatus
 from scheduler.serialize import to_json
 from scheduler.services import EnrolRequest
 from scheduler.services.accounts import Accounts
 from scheduler.services.week import DAY_LIMIT
-from scheduler.store.models import Appointment
+from scheduler.store.models import Appointment, Patient
 from scheduler.web import create_app
 from tests.support import FrozenClock
 from tests.support.staff_client import csrf_of, sign_in
@@ -125,3 +126,51 @@ def test_a_busy_today_lists_the_first_sessions_and_links_to_every_one(
     assert 'href="/week/day?date=2026-03-04"' in sessions.group(1)
     every = staff.get("/week/day", params={"date": "2026-03-03"}).text
     assert all(f"Patient {n:03d}" in every for n in range(1, 6))
+
+
+def test_a_discharged_patients_sessions_count_nowhere_on_the_week_today_or_a_day(
+    app: App, staff: TestClient, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scheduler.services import today as today_service
+
+    monkeypatch.setattr(today_service, "SESSIONS_SHOWN", 1)  # so that Today counts the rest
+    bo = [enrol(app, n, first="2026-03-09 10:00") for n in (1, 2, 3)][1]
+    app.clinic("t").discharge(bo["patient"]["id"])  # cancels Bo's sessions ahead
+    with app.database() as db:  # ... but one of them had been attended already
+        kept = db.get(Appointment, bo["appointments"][0]["id"])
+        assert kept is not None
+        kept.status, kept.status_reason = AppointmentStatus.ATTENDED, None
+        db.commit()
+    clock.set(datetime.fromisoformat("2026-03-09T13:00:00+00:00"))  # Monday 09:00
+    assert sign_in(staff, EMAIL, PASSWORD).status_code == 303
+    monday = day_section(staff.get("/week").text, "2026-03-09")
+    assert "2 sessions" in monday
+    assert "Patient 002" not in monday
+    assert "Patient 001" in monday
+    assert "Patient 003" in monday
+    day = staff.get("/week/day", params={"date": "2026-03-09"}).text
+    assert "2 sessions" in day
+    assert "Patient 002" not in day
+    sessions = re.search(r'<section class="card" id="sessions">(.*?)</section>', staff.get("/").text, re.S)
+    assert sessions
+    assert "The first 1 of 2 sessions." in sessions.group(1)
+
+
+def test_todays_opt_outs_show_the_newest_first_and_say_when_there_are_more(
+    app: App, staff: TestClient, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scheduler.services import today as today_service
+
+    monkeypatch.setattr(today_service, "LIST_LIMIT", 2)
+    patients = [enrol(app, n)["patient"]["id"] for n in (1, 2, 3)]
+    with app.database() as db:  # Patient 002 first, then 003, then 001
+        for patient_id, hours in zip(patients, (3, 1, 2), strict=True):
+            patient = db.get(Patient, patient_id)
+            assert patient is not None
+            patient.opted_out_at = clock.now() - timedelta(hours=hours)
+        db.commit()
+    section = re.search(r'<section class="card" id="optouts">(.*?)</section>', staff.get("/").text, re.S)
+    assert section
+    assert re.findall(r"Patient (\d{3})</a>", section.group(1)) == ["002", "003"]
+    assert '<span class="count">2+</span>' in section.group(1)
+    assert "The first 2 are shown" in section.group(1)
