@@ -17,7 +17,7 @@ To measure another page, add a line to `PATHS`: a name, the path (`{patient}` be
 id, `{today}` today's date, `{cursor}` a cursor to the middle of the patient list, `{since}` an
 hour ago), and whether it needs the API token instead of the staff session.
 
-    .venv/bin/python bench/pages.py [--quick] [--requests 30] [--sizes 1000,100000]
+    .venv/bin/python bench/pages.py [--quick] [--requests 30] [--sizes 1000,100000] [--paths "Today;the week"]
 """
 
 from __future__ import annotations
@@ -237,7 +237,14 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=30, help="timed requests per path and size")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 1,000 and 5,000, 5 requests")
     parser.add_argument("--json", help="write the results here")
+    parser.add_argument("--paths", help="only these (names from PATHS, separated by ;), to look at some")
     args = parser.parse_args()
+    if args.paths:
+        wanted = {name.strip() for name in args.paths.split(";")}
+        unknown = wanted - {item.name for item in PATHS}
+        if unknown:
+            parser.error(f"no such path: {', '.join(sorted(unknown))}")
+        PATHS[:] = [item for item in PATHS if item.name in wanted]
     if args.quick:
         args.sizes, args.requests = "1000,5000", 5
     sizes = [int(s) for s in args.sizes.split(",")]

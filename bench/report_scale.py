@@ -99,7 +99,7 @@ def details(runs: dict[str, Any]) -> list[str]:
                     f"{plan['ms']:.1f} ms in-process:",
                     "",
                     "```",
-                    plan["sql"].strip(),
+                    _shortened(plan["sql"].strip()),
                     "",
                     plan["plan"],
                     "```",
@@ -157,3 +157,8 @@ def draw(runs: dict[str, Any], startup_ax: Any, pages_ax: Any) -> None:
         pages_ax.set_xlabel("p95 ms (log scale)")
         pages_ax.legend(fontsize=8)
     pages_ax.set_title("8. Pages and API, p95 (target <= 150 ms, within 3x)", fontsize=10)
+
+
+def _shortened(sql: str, most: int = 1500) -> str:
+    """A statement as the results show it: a long one (a list of parameters, say) cut short."""
+    return sql if len(sql) <= most else f"{sql[:most]} ... ({len(sql) - most:,} characters more)"

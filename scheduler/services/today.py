@@ -36,7 +36,9 @@ from scheduler.store.models import Appointment, HandledItem, Patient, Reminder, 
 from scheduler.store.partial import TROUBLED_TEXT
 from scheduler.store.uow import UnitOfWork
 
-LIST_LIMIT = 200
+# Items shown in each of Today's lists (the newest or the most pressing first): a list that is
+# full says so, and items marked handled make room for the rest.
+LIST_LIMIT = 50
 # Sessions listed on Today; a busier clinic reads the rest on the week's day pages, which page.
 SESSIONS_SHOWN = 200
 _ITEM = re.compile(r"(reminder|change|reply|phone|optout|missed):([1-9]\d{0,17})")
