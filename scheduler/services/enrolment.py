@@ -19,7 +19,7 @@ from scheduler.services import csv_file
 from scheduler.services.audit import entry
 from scheduler.services.base import Service, number_holder, number_taken, record_holder, record_taken
 from scheduler.services.results import PatientDetail, patient_detail
-from scheduler.store.bulk import insert_rows
+from scheduler.store.bulk import bulk_cache, insert_rows
 from scheduler.store.models import Appointment, AuditEntry, Patient, Reminder
 from scheduler.store.uow import UnitOfWork
 
@@ -113,7 +113,8 @@ class Enrolling(Service):
                     report.errors.append(RowError(line, "another patient already has this record number"))
             if report.errors or dry_run:
                 return []
-            return self._insert_all(db, [enrolment for _, enrolment in valid], now)
+            with bulk_cache(db):
+                return self._insert_all(db, [enrolment for _, enrolment in valid], now)
 
         report.patient_ids = self.transaction(work)
         report.errors.sort(key=lambda e: e.line)
