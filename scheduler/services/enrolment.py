@@ -18,6 +18,7 @@ from scheduler.errors import InvalidInput
 from scheduler.services import csv_file
 from scheduler.services.audit import entry
 from scheduler.services.base import Service, number_holder, number_taken, record_holder, record_taken
+from scheduler.services.planning import SharedPlans
 from scheduler.services.results import PatientDetail, patient_detail
 from scheduler.store.bulk import bulk_cache, insert_rows
 from scheduler.store.models import Appointment, AuditEntry, Patient, Reminder
@@ -209,13 +210,12 @@ class Enrolling(Service):
                     booked_at=now,
                 )
             )
+        plans = SharedPlans(self.planner, now)
         reminders = [
             row
             for patient_id, e in zip(patient_ids, enrolments, strict=True)
-            for row in self.planner.new_patient_reminders(
-                Patient(id=patient_id, timezone=e.timezone, protocol=e.protocol.id, language=e.language),
-                now,
-                sessions.get(patient_id, []),
+            for row in plans.reminders(
+                patient_id, e.timezone, e.protocol.id, e.language, sessions.get(patient_id, [])
             )
         ]
         insert_rows(db, REMINDERS, reminders)

@@ -5,8 +5,8 @@ Both run inside the caller's transaction, so a change and its re-plan commit tog
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TypedDict
 
@@ -21,6 +21,7 @@ from scheduler.domain.states import (
     REVIVABLE,
     UPCOMING,
     AppointmentStatus,
+    Language,
     NoticeKind,
     PatientStatus,
     Reason,
@@ -112,6 +113,48 @@ class Planner:
         welcome = plan.plan_welcome(now, ctx.tz, ctx.window)
         planned = plan.plan_reminders(planned_sessions(patient) if sessions is None else sessions, ctx)
         return [_row(patient, p, now) for p in (welcome, *planned.reminders)]
+
+
+class SharedPlans:
+    """The texts of many patients booked at one moment (an import). Patients whose courses are
+    alike (zone, protocol, language and every session's time) share one planning, each given
+    their own ids: the plan uses appointment ids only to name sessions, and the one place their
+    digits count, the order of plan keys due at the same moment, is restored by sorting again.
+    So every patient's rows are exactly what `Planner.new_patient_reminders` gives them."""
+
+    def __init__(self, planner: Planner, now: datetime) -> None:
+        self.planner = planner
+        self.now = now
+        self._plans: dict[Hashable, list[ReminderRow]] = {}
+
+    def reminders(
+        self, patient_id: int, timezone: str, protocol: str, language: Language, sessions: list[plan.Session]
+    ) -> list[ReminderRow]:
+        key = (timezone, protocol, language, tuple(_shape(s) for s in sessions))
+        shared = self._plans.get(key)
+        if shared is None:
+            named = [replace(s, appointment_id=n) for n, s in enumerate(sessions, 1)]
+            patient = Patient(id=0, timezone=timezone, protocol=protocol, language=language)
+            shared = self._plans[key] = self.planner.new_patient_reminders(patient, self.now, named)
+        welcome, *course = (_as_patients(row, patient_id, sessions) for row in shared)
+        return [welcome, *sorted(course, key=lambda r: (r["due_at"], r["plan_key"]))]
+
+
+def _shape(s: plan.Session) -> tuple[object, ...]:
+    """All the planner reads of a session but its id."""
+    return (s.revision, s.kind, s.number, s.starts_at, s.booked_at, s.confirmed, s.cancelled, s.notice)
+
+
+def _as_patients(row: ReminderRow, patient_id: int, sessions: list[plan.Session]) -> ReminderRow:
+    """A shared plan's row as one patient's: their id, their session's id and plan key."""
+    own = row.copy()
+    own["patient_id"] = patient_id
+    if row["appointment_id"] is not None:
+        session = sessions[row["appointment_id"] - 1]
+        own["appointment_id"] = session.appointment_id
+        notice = plan.notice_of(row["plan_key"])
+        own["plan_key"] = plan.reminder_key(session.appointment_id, session.revision, row["kind"], notice)
+    return own
 
 
 def planned_sessions(patient: Patient) -> list[plan.Session]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import text
@@ -25,25 +26,32 @@ DAYS = ("2026-03-04", "2026-03-05", "2026-03-07", "2026-03-08", "2026-03-10", "2
 
 
 def patients(app: App) -> list[EnrolRequest]:
-    requests = []
+    """Every protocol in both languages and several zones; every third patient has a twin whose
+    course has the same times (an import plans those once), a few rows apart, so that session
+    ids of different lengths (9 and 10, 99 and 100) name the same course."""
+    requests: list[EnrolRequest] = []
+    twins: list[EnrolRequest] = []
     n = 0
     for protocol in sorted(app.protocols):
         for language in ("en", "es"):
             for zone in ZONES:
                 n += 1
-                requests.append(
-                    EnrolRequest(
-                        name=f"Patient {n}",
-                        phone=f"(201) 555-{n:04d}",
-                        timezone=zone,
-                        protocol=protocol,
-                        first=f"{DAYS[n % len(DAYS)]} {TIMES[n % len(TIMES)]}",
-                        consent="intake-form",
-                        language=language,
-                        external_id=f"MRN-{n}" if n % 3 else "",
-                    )
+                patient = EnrolRequest(
+                    name=f"Patient {n}",
+                    phone=f"(201) 555-{n:04d}",
+                    timezone=zone,
+                    protocol=protocol,
+                    first=f"{DAYS[n % len(DAYS)]} {TIMES[n % len(TIMES)]}",
+                    consent="intake-form",
+                    language=language,
+                    external_id=f"MRN-{n}" if n % 3 else "",
                 )
-    return requests
+                requests.append(patient)
+                if n % 3 == 0:
+                    twins.append(replace(patient, name=f"Twin {n}", phone=f"(201) 555-{n + 5000:04d}"))
+                if n % 4 == 0 and twins:
+                    requests.append(twins.pop(0))
+    return requests + twins
 
 
 def as_csv(requests: list[EnrolRequest]) -> str:
