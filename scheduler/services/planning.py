@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from operator import itemgetter
 from typing import TypedDict
 
 from sqlalchemy import select
@@ -125,7 +126,9 @@ class SharedPlans:
     def __init__(self, planner: Planner, now: datetime) -> None:
         self.planner = planner
         self.now = now
-        self._plans: dict[Hashable, list[ReminderRow]] = {}
+        # Each shared row with the stand-in id of its session (1, 2, ...; None for the welcome)
+        # and the change its key announces.
+        self._plans: dict[Hashable, list[tuple[ReminderRow, int | None, NoticeKind | None]]] = {}
 
     def reminders(
         self, patient_id: int, timezone: str, protocol: str, language: Language, sessions: list[plan.Session]
@@ -135,26 +138,30 @@ class SharedPlans:
         if shared is None:
             named = [replace(s, appointment_id=n) for n, s in enumerate(sessions, 1)]
             patient = Patient(id=0, timezone=timezone, protocol=protocol, language=language)
-            shared = self._plans[key] = self.planner.new_patient_reminders(patient, self.now, named)
-        welcome, *course = (_as_patients(row, patient_id, sessions) for row in shared)
-        return [welcome, *sorted(course, key=lambda r: (r["due_at"], r["plan_key"]))]
+            rows = self.planner.new_patient_reminders(patient, self.now, named)
+            shared = [(row, row["appointment_id"], plan.notice_of(row["plan_key"])) for row in rows]
+            self._plans[key] = shared
+        own: list[ReminderRow] = []
+        for row, stand_in, notice in shared:
+            mine = row.copy()
+            mine["patient_id"] = patient_id
+            if stand_in is not None:
+                session = sessions[stand_in - 1]
+                mine["appointment_id"] = session.appointment_id
+                mine["plan_key"] = plan.reminder_key(
+                    session.appointment_id, session.revision, row["kind"], notice
+                )
+            own.append(mine)
+        welcome, *course = own
+        return [welcome, *sorted(course, key=_DUE_AND_KEY)]
+
+
+_DUE_AND_KEY = itemgetter("due_at", "plan_key")
 
 
 def _shape(s: plan.Session) -> tuple[object, ...]:
     """All the planner reads of a session but its id."""
     return (s.revision, s.kind, s.number, s.starts_at, s.booked_at, s.confirmed, s.cancelled, s.notice)
-
-
-def _as_patients(row: ReminderRow, patient_id: int, sessions: list[plan.Session]) -> ReminderRow:
-    """A shared plan's row as one patient's: their id, their session's id and plan key."""
-    own = row.copy()
-    own["patient_id"] = patient_id
-    if row["appointment_id"] is not None:
-        session = sessions[row["appointment_id"] - 1]
-        own["appointment_id"] = session.appointment_id
-        notice = plan.notice_of(row["plan_key"])
-        own["plan_key"] = plan.reminder_key(session.appointment_id, session.revision, row["kind"], notice)
-    return own
 
 
 def planned_sessions(patient: Patient) -> list[plan.Session]:
