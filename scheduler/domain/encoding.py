@@ -21,6 +21,7 @@ _GSM_BASIC = frozenset(
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 _GSM_EXTENDED = frozenset("^{}\\[~]|€\f")
+_GSM_ALL = _GSM_BASIC | _GSM_EXTENDED
 
 
 class Encoding(StrEnum):
@@ -30,15 +31,13 @@ class Encoding(StrEnum):
 
 def gsm7_length(text: str) -> int | None:
     """Length in GSM-7 septets, or None if `text` needs UCS-2."""
-    length = 0
-    for char in text:
-        if char in _GSM_BASIC:
-            length += 1
-        elif char in _GSM_EXTENDED:
-            length += 2
-        else:
-            return None
-    return length
+    chars = set(text)
+    if chars <= _GSM_BASIC:
+        return len(text)
+    if not chars <= _GSM_ALL:
+        return None
+    # An extension character takes two septets: one more than the character itself.
+    return len(text) + sum(text.count(c) for c in chars & _GSM_EXTENDED)
 
 
 def encoding_of(text: str) -> Encoding:
@@ -53,11 +52,12 @@ def length_of(text: str) -> int:
 
 def segments(text: str) -> int:
     """How many SMS segments `text` is sent as, in the encoding it needs."""
-    if gsm7_length(text) is not None:
+    length = gsm7_length(text)
+    if length is not None:
         single, multi = GSM7_SEGMENT, GSM7_MULTIPART_SEGMENT
     else:
         single, multi = UCS2_SEGMENT, UCS2_MULTIPART_SEGMENT
-    length = length_of(text)
+        length = len(text.encode("utf-16-le")) // 2
     return 1 if length <= single else -(-length // multi)
 
 

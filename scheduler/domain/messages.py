@@ -36,6 +36,8 @@ _KEEP_ORDER = (ReminderKind.PREP, ReminderKind.CHECK_IN, ReminderKind.CONFIRM, R
 # Texts that count towards the daily limit.
 CAPPED = frozenset(_KEEP_ORDER)
 COMBINED = CAPPED | {ReminderKind.NOTICE}
+# The texts that ask for C where no confirm request of their session goes out, in that order.
+_CARRIERS = (ReminderKind.PREP, ReminderKind.DAY_OF)
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,8 @@ def compose(parts: Sequence[Part], fits: Callable[[Sequence[Part]], bool], allow
     `fits` says whether parts can share one message; `allowed` is how many messages that count
     towards the daily limit may still go out.
     """
+    if len(parts) == 1:
+        return _alone(parts[0], allowed)
     result = Composition()
     live = _supersede(parts, result.superseded)
     notices = [p for p in live if p.kind is ReminderKind.NOTICE]
@@ -110,6 +114,19 @@ def compose(parts: Sequence[Part], fits: Callable[[Sequence[Part]], bool], allow
     return result
 
 
+def _alone(part: Part, allowed: int) -> Composition:
+    """What `compose` makes of a single part (most days of a course carry one text): nothing
+    covers it; a preparation text or day-of nudge asks for C where its session needs it; a
+    notice goes; a text that counts goes where the limit allows, else it is dropped."""
+    if part.kind is ReminderKind.NOTICE:
+        return Composition(messages=[[part]])
+    if part.kind not in CAPPED:
+        return Composition()
+    if part.appointment_id is not None and part.kind in _CARRIERS and part.asks != part.ask_wanted:
+        part = replace(part, asks=part.ask_wanted)
+    return Composition(messages=[[part]]) if allowed >= 1 else Composition(dropped=[part])
+
+
 def message_time(parts: Sequence[Part]) -> datetime:
     """When a message goes: with its first text due, but never before a change it announces."""
     times = [p.due_at for p in parts if p.kind is ReminderKind.NOTICE]
@@ -135,7 +152,7 @@ def _supersede(parts: Sequence[Part], superseded: list[Part]) -> list[Part]:
             live.extend(own)
             continue
         kinds = {p.kind for p in own}
-        carrier = next((k for k in (ReminderKind.PREP, ReminderKind.DAY_OF) if k in kinds), None)
+        carrier = next((k for k in _CARRIERS if k in kinds), None)
         for part in own:
             covered = carrier is not None and (
                 part.kind is ReminderKind.CONFIRM

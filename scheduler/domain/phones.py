@@ -29,10 +29,14 @@ def parse_mobile(raw: str, region: str) -> str:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         raise InvalidInput("the phone number could not be read", field="phone") from None
-    # Messages never quote the number: they reach logs, cron mail and API answers.
-    if not phonenumbers.is_valid_number(number):
-        raise InvalidInput(f"the phone number is not a valid number{_elsewhere(text, region)}", field="phone")
+    # Messages never quote the number: they reach logs, cron mail and API answers. A number of a
+    # textable type is a valid one (both are read from the number's region's patterns), so the
+    # validity check, as costly again, is left for the numbers refused.
     if phonenumbers.number_type(number) not in _TEXTABLE:
+        if not phonenumbers.is_valid_number(number):
+            raise InvalidInput(
+                f"the phone number is not a valid number{_elsewhere(text, region)}", field="phone"
+            )
         raise InvalidInput(
             "the phone number cannot receive text messages (not a mobile number)", field="phone"
         )

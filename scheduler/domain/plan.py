@@ -116,10 +116,10 @@ class _Draft:
     notice: NoticeKind | None = None
     reason: Reason | None = None
     due_at: datetime = field(init=False)
+    key: str = field(init=False)
 
-    @property
-    def key(self) -> str:
-        return reminder_key(self.session.appointment_id, self.session.revision, self.kind, self.notice)
+    def __post_init__(self) -> None:
+        self.key = reminder_key(self.session.appointment_id, self.session.revision, self.kind, self.notice)
 
 
 def reminder_key(

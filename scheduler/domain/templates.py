@@ -14,7 +14,7 @@ import string
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -223,13 +223,28 @@ def when(start: datetime, language: Language, region: str) -> tuple[str, str]:
     """A session's day and time as the language writes them in the clinic's country: "Mon, Mar 9"
     and "10 AM" in the US, "9 de marzo" and "10 a.m." in Spanish there, "Mon 9 Mar" and "10:00" in
     Britain. Formatted by Babel from the locale's own patterns."""
+    return _day(start.date(), language, region), _time(start.hour, start.minute, language, region)
+
+
+# The day is written from the date alone and the time from the hour and minute alone, so each is
+# formatted once however many sessions share it.
+@cache
+def _day(day: date, language: Language, region: str) -> str:
+    from babel.dates import format_skeleton
+
+    midnight = datetime(day.year, day.month, day.day)  # noqa: DTZ001 (a wall-clock time)
+    return _plain(format_skeleton(_DAY_SKELETONS[language], midnight, locale=_locale(language, region)))
+
+
+@cache
+def _time(hour: int, minute: int, language: Language, region: str) -> str:
     from babel.dates import format_skeleton
 
     locale = _locale(language, region)
     twelve_hour = "a" in locale.time_formats["short"].pattern
-    skeleton = ("h" if start.minute == 0 else "hm") if twelve_hour else "Hm"
-    day = format_skeleton(_DAY_SKELETONS[language], start, locale=locale)
-    return _plain(day), _plain(format_skeleton(skeleton, start, locale=locale))
+    skeleton = ("h" if minute == 0 else "hm") if twelve_hour else "Hm"
+    any_day = datetime(2000, 1, 3, hour, minute)  # noqa: DTZ001 (a wall-clock time)
+    return _plain(format_skeleton(skeleton, any_day, locale=locale))
 
 
 # English names the weekday ("Mon, Mar 9"). Spanish gives the day and the whole month ("9 de

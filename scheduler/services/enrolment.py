@@ -18,7 +18,9 @@ from scheduler.errors import InvalidInput
 from scheduler.services import csv_file
 from scheduler.services.audit import entry
 from scheduler.services.base import Service, number_holder, number_taken, record_holder, record_taken
+from scheduler.services.planning import SharedPlans
 from scheduler.services.results import PatientDetail, patient_detail
+from scheduler.store.bulk import bulk_cache, insert_rows
 from scheduler.store.models import Appointment, AuditEntry, Patient, Reminder
 from scheduler.store.uow import UnitOfWork
 
@@ -112,7 +114,8 @@ class Enrolling(Service):
                     report.errors.append(RowError(line, "another patient already has this record number"))
             if report.errors or dry_run:
                 return []
-            return self._insert_all(db, [enrolment for _, enrolment in valid], now)
+            with bulk_cache(db):
+                return self._insert_all(db, [enrolment for _, enrolment in valid], now)
 
         report.patient_ids = self.transaction(work)
         report.errors.sort(key=lambda e: e.line)
@@ -170,9 +173,9 @@ class Enrolling(Service):
         return patient
 
     def _insert_all(self, db: DbSession, enrolments: list[Enrolment], now: datetime) -> list[int]:
-        """Every patient of an import, their sessions, texts and audit entries: one multi-row
-        INSERT per table (in chunks the database takes), no ORM unit of work. Ids in order."""
-        patient_ids = _insert_returning(db, PATIENTS, [_patient_row(e, now) for e in enrolments])
+        """Every patient of an import, their sessions, texts and audit entries: one bulk insert
+        per table (`store.bulk`), no ORM unit of work. Ids in order."""
+        patient_ids = insert_rows(db, PATIENTS, [_patient_row(e, now) for e in enrolments], ids=True)
         closed = self.settings.clinic_closed_days
         appointments: list[dict[str, object]] = []
         for patient_id, enrolment in zip(patient_ids, enrolments, strict=True):
@@ -194,7 +197,7 @@ class Enrolling(Service):
                         "updated_at": now,
                     }
                 )
-        appointment_ids = _insert_returning(db, APPOINTMENTS, appointments)
+        appointment_ids = insert_rows(db, APPOINTMENTS, appointments, ids=True)
         sessions: dict[int, list[plan.Session]] = {}
         for appointment_id, a in zip(appointment_ids, appointments, strict=True):
             sessions.setdefault(a["patient_id"], []).append(  # type: ignore[arg-type]
@@ -207,22 +210,20 @@ class Enrolling(Service):
                     booked_at=now,
                 )
             )
+        plans = SharedPlans(self.planner, now)
         reminders = [
             row
             for patient_id, e in zip(patient_ids, enrolments, strict=True)
-            for row in self.planner.new_patient_reminders(
-                Patient(id=patient_id, timezone=e.timezone, protocol=e.protocol.id, language=e.language),
-                now,
-                sessions.get(patient_id, []),
+            for row in plans.reminders(
+                patient_id, e.timezone, e.protocol.id, e.language, sessions.get(patient_id, [])
             )
         ]
-        if reminders:
-            db.connection().execute(insert(REMINDERS), reminders)
+        insert_rows(db, REMINDERS, reminders)
         entries = [
             entry(now, self.actor, "enrol", patient_id, details={"protocol": e.protocol.id})
             for patient_id, e in zip(patient_ids, enrolments, strict=True)
         ]
-        db.connection().execute(insert(AUDIT_LOG), entries)
+        insert_rows(db, AUDIT_LOG, entries)
         return patient_ids
 
     def _plan_new(self, db: DbSession, booked: list[tuple[Patient, Enrolment]], now: datetime) -> None:
@@ -238,7 +239,6 @@ class Enrolling(Service):
 
 PATIENTS: Table = Patient.__table__  # type: ignore[assignment]
 APPOINTMENTS: Table = Appointment.__table__  # type: ignore[assignment]
-# Core tables: an ORM bulk insert of rows whose None columns differ runs one INSERT per shape of row.
 REMINDERS: Table = Reminder.__table__  # type: ignore[assignment]
 AUDIT_LOG: Table = AuditEntry.__table__  # type: ignore[assignment]
 
@@ -258,14 +258,6 @@ def _patient_row(enrolment: Enrolment, now: datetime) -> dict[str, object]:
         "created_at": now,
         "updated_at": now,
     }
-
-
-def _insert_returning(db: DbSession, table: Table, rows: list[dict[str, object]]) -> list[int]:
-    """Insert `rows` with multi-row INSERTs; their new ids, in the order of `rows`."""
-    if not rows:
-        return []
-    result = db.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
-    return [int(i) for i in result.scalars()]
 
 
 def check_number_free(db: DbSession, phone: str) -> None:

@@ -5,9 +5,10 @@ Both run inside the caller's transaction, so a change and its re-plan commit tog
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from operator import itemgetter
 from typing import TypedDict
 
 from sqlalchemy import select
@@ -21,6 +22,7 @@ from scheduler.domain.states import (
     REVIVABLE,
     UPCOMING,
     AppointmentStatus,
+    Language,
     NoticeKind,
     PatientStatus,
     Reason,
@@ -112,6 +114,54 @@ class Planner:
         welcome = plan.plan_welcome(now, ctx.tz, ctx.window)
         planned = plan.plan_reminders(planned_sessions(patient) if sessions is None else sessions, ctx)
         return [_row(patient, p, now) for p in (welcome, *planned.reminders)]
+
+
+class SharedPlans:
+    """The texts of many patients booked at one moment (an import). Patients whose courses are
+    alike (zone, protocol, language and every session's time) share one planning, each given
+    their own ids: the plan uses appointment ids only to name sessions, and the one place their
+    digits count, the order of plan keys due at the same moment, is restored by sorting again.
+    So every patient's rows are exactly what `Planner.new_patient_reminders` gives them."""
+
+    def __init__(self, planner: Planner, now: datetime) -> None:
+        self.planner = planner
+        self.now = now
+        # Each shared row with the stand-in id of its session (1, 2, ...; None for the welcome)
+        # and the change its key announces.
+        self._plans: dict[Hashable, list[tuple[ReminderRow, int | None, NoticeKind | None]]] = {}
+
+    def reminders(
+        self, patient_id: int, timezone: str, protocol: str, language: Language, sessions: list[plan.Session]
+    ) -> list[ReminderRow]:
+        key = (timezone, protocol, language, tuple(_shape(s) for s in sessions))
+        shared = self._plans.get(key)
+        if shared is None:
+            named = [replace(s, appointment_id=n) for n, s in enumerate(sessions, 1)]
+            patient = Patient(id=0, timezone=timezone, protocol=protocol, language=language)
+            rows = self.planner.new_patient_reminders(patient, self.now, named)
+            shared = [(row, row["appointment_id"], plan.notice_of(row["plan_key"])) for row in rows]
+            self._plans[key] = shared
+        own: list[ReminderRow] = []
+        for row, stand_in, notice in shared:
+            mine = row.copy()
+            mine["patient_id"] = patient_id
+            if stand_in is not None:
+                session = sessions[stand_in - 1]
+                mine["appointment_id"] = session.appointment_id
+                mine["plan_key"] = plan.reminder_key(
+                    session.appointment_id, session.revision, row["kind"], notice
+                )
+            own.append(mine)
+        welcome, *course = own
+        return [welcome, *sorted(course, key=_DUE_AND_KEY)]
+
+
+_DUE_AND_KEY = itemgetter("due_at", "plan_key")
+
+
+def _shape(s: plan.Session) -> tuple[object, ...]:
+    """All the planner reads of a session but its id."""
+    return (s.revision, s.kind, s.number, s.starts_at, s.booked_at, s.confirmed, s.cancelled, s.notice)
 
 
 def planned_sessions(patient: Patient) -> list[plan.Session]:

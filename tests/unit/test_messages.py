@@ -4,9 +4,12 @@ fits, and what the daily limit allows."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from scheduler.domain.messages import Part, compose, message_time
+import pytest
+
+from scheduler.domain.messages import CAPPED, Part, compose, message_time
 from scheduler.domain.states import ReminderKind
 
 NOON = datetime(2026, 3, 10, 17, 0, tzinfo=UTC)
@@ -116,3 +119,22 @@ def test_a_message_carrying_a_notice_never_goes_before_the_change_it_announces()
         [part("check-in", K.CHECK_IN, 1, at=0), part("notice", K.NOTICE, 2, at=3)], fits_up_to(2), 1
     )
     assert message_time(result.messages[0]) == NOON + timedelta(hours=3)
+
+
+@pytest.mark.parametrize("kind", list(K))
+@pytest.mark.parametrize("session", [1, None])
+@pytest.mark.parametrize("ask", [True, False])
+@pytest.mark.parametrize("allowed", [0, 1, 2])
+def test_a_day_of_one_text(kind: ReminderKind, session: int | None, ask: bool, allowed: int) -> None:
+    alone = part("only", kind, session, ask=ask)
+    result = compose([alone], fits_up_to(0), allowed)  # one text alone never needs to fit with others
+    asks = ask and session is not None and kind in (K.PREP, K.DAY_OF)
+    if kind is K.NOTICE:
+        assert (result.messages, result.dropped) == ([[alone]], [])
+    elif kind not in CAPPED:
+        assert (result.messages, result.dropped) == ([], [])
+    elif allowed == 0:
+        assert (result.messages, result.dropped) == ([], [replace(alone, asks=asks)])
+    else:
+        assert (result.messages, result.dropped) == ([[replace(alone, asks=asks)]], [])
+    assert result.superseded == []

@@ -255,7 +255,9 @@ def test_gsm7_extension_characters_count_double() -> None:
     assert gsm7_length("[]") == 4
     assert gsm7_length("abc") == 3
     assert gsm7_length("€") == 2
+    assert gsm7_length("a[b€ [") == 9
     assert gsm7_length("sí") is None
+    assert gsm7_length("[sí]") is None
 
 
 def test_forbidden_words_cover_both_languages() -> None:
