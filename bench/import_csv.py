@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import random
 import sqlite3
 import subprocess
 import tempfile
@@ -41,20 +42,24 @@ AREA_CODES = ("201", "212", "312", "415", "617", "713", "206", "305", "404", "51
 
 
 def write_csv(path: Path, patients: int) -> None:
+    """Zone, protocol, day and time drawn independently for each patient (a fixed seed), as a
+    chain's roster would have them: at 10,000 patients nearly every course is one of a kind, so
+    the import cannot lean on patients whose courses are alike."""
     today = datetime.now(UTC).date()
+    draw = random.Random(15)
     with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["name", "phone", "timezone", "protocol", "first", "consent"])
         for i in range(patients):
             area = AREA_CODES[i // 10_000 % len(AREA_CODES)]
-            first = today + timedelta(days=1 + i % 60)
+            first = today + timedelta(days=draw.randint(1, 60))
             writer.writerow(
                 [
                     f"Patient {i:05d}",
                     f"({area}) 555-{i % 10_000:04d}",
-                    ZONES[i % len(ZONES)],
-                    PROTOCOLS[i % len(PROTOCOLS)],
-                    f"{first.isoformat()} {9 + i % 8:02d}:{15 * (i % 4):02d}",
+                    draw.choice(ZONES),
+                    draw.choice(PROTOCOLS),
+                    f"{first.isoformat()} {draw.randint(9, 16):02d}:{draw.choice((0, 15, 30, 45)):02d}",
                     "intake-form",
                 ]
             )
