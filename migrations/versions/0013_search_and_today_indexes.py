@@ -48,31 +48,45 @@ log = logging.getLogger("alembic.runtime.migration")
 def upgrade() -> None:
     for name, table, column, where in PARTIAL:
         op.create_index(name, table, [column], sqlite_where=sa.text(where), postgresql_where=sa.text(where))
-    bind = op.get_bind()
-    if bind.dialect.name == "postgresql" and _trigrams(bind):
+    if op.get_context().dialect.name != "postgresql":
+        return
+    if op.get_context().as_sql:  # SQL for a DBA to run: pg_trgm where the search path finds it
+        opclass: str | None = "gin_trgm_ops"
+        op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    else:
+        schema = _trigram_schema(op.get_bind())
+        opclass = None if schema is None else f'"{schema}".gin_trgm_ops'
+    if opclass is not None:
         for name, expression in TRIGRAM:
-            op.execute(f"CREATE INDEX {name} ON patients USING gin ({expression} gin_trgm_ops)")
+            op.execute(f"CREATE INDEX {name} ON patients USING gin ({expression} {opclass})")
         op.execute("CREATE INDEX ix_search_patients_record ON patients (lower(external_id))")
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
+    if op.get_context().dialect.name == "postgresql":
         for name in ("ix_search_patients_record", *(name for name, _expression in TRIGRAM)):
             op.execute(f"DROP INDEX IF EXISTS {name}")
     for name, table, _column, _where in reversed(PARTIAL):
         op.drop_index(name, table_name=table)
 
 
-def _trigrams(bind: sa.Connection) -> bool:
-    """Whether `pg_trgm` is installed, installing it if it is available and allowed."""
-    if bind.scalar(sa.text("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")):
-        return True
-    if bind.scalar(sa.text("SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm'")):
+def _trigram_schema(bind: sa.Connection) -> str | None:
+    """The schema `pg_trgm` is installed in (a managed server may keep extensions in a schema of
+    their own), installing it if it is available and allowed; None without it."""
+    installed = sa.text(
+        "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace"
+        " WHERE e.extname = 'pg_trgm'"
+    )
+    schema = bind.scalar(installed)
+    if schema is None and bind.scalar(
+        sa.text("SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm'")
+    ):
         try:
             with bind.begin_nested():
                 bind.execute(sa.text("CREATE EXTENSION pg_trgm"))
-            return True
+            schema = bind.scalar(installed)
         except sa.exc.DBAPIError as error:
             log.warning("pg_trgm could not be created (%s)", type(error.orig).__name__)
-    log.warning("no pg_trgm: patient searches by name or number will read every patient")
-    return False
+    if schema is None:
+        log.warning("no pg_trgm: patient searches by name or number will read every patient")
+    return None if schema is None else str(schema)

@@ -218,7 +218,6 @@ def _fill(template: str, ctx: TextContext) -> str:
     )
 
 
-@cache
 def when(start: datetime, language: Language, region: str) -> tuple[str, str]:
     """A session's day and time as the language writes them in the clinic's country: "Mon, Mar 9"
     and "10 AM" in the US, "9 de marzo" and "10 a.m." in Spanish there, "Mon 9 Mar" and "10:00" in

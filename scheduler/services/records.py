@@ -9,7 +9,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import cast
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, func, or_, select, true
+from sqlalchemy import ColumnElement, SQLColumnExpression, exists, func, or_, select, true
+from sqlalchemy.orm import aliased
 
 from scheduler.domain.phones import parse_mobile
 from scheduler.domain.states import PatientStatus
@@ -53,10 +54,11 @@ def patient_filter(status: str | None) -> PatientFilter | None:
 
 
 def of_patient_in_care(patient_id: SQLColumnExpression[int]) -> ColumnElement[bool]:
-    """Rows of patients not discharged, told apart by the discharged ones (one index range)
-    rather than by joining every patient: a count over a day's sessions then reads that day's."""
-    discharged = select(Patient.id).where(Patient.status == PatientStatus.DISCHARGED)
-    return patient_id.not_in(discharged)
+    """Rows of patients not discharged, as an anti-join that looks each row's patient up by id:
+    a count over a day's sessions reads that day's sessions and their patients, not every patient
+    (as a join can) nor every discharged one (as NOT IN would, in memory or row by row)."""
+    patient = aliased(Patient)  # its own: the query may join the patients table too
+    return ~exists().where(patient.id == patient_id, patient.status == PatientStatus.DISCHARGED)
 
 
 # A search that is a phone number as people type it: digits with spaces, dots, dashes, brackets.

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, String, cast, func, literal, select
+from sqlalchemy import ColumnElement, SQLColumnExpression, String, and_, cast, func, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import contains_eager
@@ -77,11 +77,12 @@ class Section:
     title: str
     empty: str
     items: list[Item]
+    more: bool = False  # there are more than the LIST_LIMIT shown
 
-    @property
-    def full(self) -> bool:
-        """The list stops at LIST_LIMIT items: there may be more."""
-        return len(self.items) >= LIST_LIMIT
+
+def _section(anchor: str, title: str, empty: str, items: list[Item]) -> Section:
+    """A list of Today's, from up to LIST_LIMIT + 1 items: the one past the limit says there are more."""
+    return Section(anchor, title, empty, items[:LIST_LIMIT], more=len(items) > LIST_LIMIT)
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,11 @@ class Today:
     @property
     def open_items(self) -> int:
         return sum(len(s.items) for s in self.sections) + len(self.without_outcome)
+
+    @property
+    def more_items(self) -> bool:
+        """A list holds more than it shows: `open_items` is a floor."""
+        return any(s.more for s in self.sections)
 
 
 class TodayList(Service):
@@ -141,22 +147,18 @@ class TodayList(Service):
             ]
             total = len(sessions)
             if total == SESSIONS_SHOWN:
-                counted = select(func.count()).select_from(Appointment).join(Patient).where(*booked)
+                counted = select(func.count()).select_from(Appointment).where(*booked)
                 total = db.scalar(counted) or 0
-            changes = _change_requests(db)
-            changed_patients = {item.patient_id for item in changes if item.patient_id is not None}
             sections = [
-                Section("urgent", "Urgent replies", "No urgent replies.", _urgent(db, self.settings)),
-                Section("changes", "Change requests", "No open change requests.", changes),
-                Section("missed", "Missed sessions", "No missed sessions to follow up.", _missed(db)),
-                Section(
+                _section("urgent", "Urgent replies", "No urgent replies.", _urgent(db, self.settings)),
+                _section("changes", "Change requests", "No open change requests.", _change_requests(db)),
+                _section("missed", "Missed sessions", "No missed sessions to follow up.", _missed(db)),
+                _section(
                     "texts", "Texts that failed, expired or are unknown", "Every text is fine.", _troubled(db)
                 ),
-                Section("phones", "Numbers flagged invalid", "No numbers flagged.", _invalid_phones(db)),
-                Section("optouts", "New opt-outs", "No new opt-outs.", _opt_outs(db)),
-                Section(
-                    "replies", "Replies for staff", "No replies waiting.", _replies(db, changed_patients)
-                ),
+                _section("phones", "Numbers flagged invalid", "No numbers flagged.", _invalid_phones(db)),
+                _section("optouts", "New opt-outs", "No new opt-outs.", _opt_outs(db)),
+                _section("replies", "Replies for staff", "No replies waiting.", _replies(db)),
             ]
             unrecorded = without_outcome(db, now)
         return Today(today, sessions, sections, unrecorded, total)
@@ -190,19 +192,25 @@ class TodayList(Service):
         return patient_id
 
 
+def _open_change_request() -> ColumnElement[bool]:
+    """An upcoming session the patient asked to change, not yet handled (of an appointment joined
+    to its patient)."""
+    return and_(
+        _in_care(),
+        Appointment.change_requested_at.is_not(None),
+        Appointment.status.in_(UPCOMING),
+        _open("change", Appointment.id, Appointment.change_requested_at),
+    )
+
+
 def _change_requests(db: DbSession) -> list[Item]:
     rows = db.scalars(
         select(Appointment)
         .join(Patient)
         .options(contains_eager(Appointment.patient))
-        .where(
-            _in_care(),
-            Appointment.change_requested_at.is_not(None),
-            Appointment.status.in_(UPCOMING),
-            _open("change", Appointment.id, Appointment.change_requested_at),
-        )
+        .where(_open_change_request())
         .order_by(Appointment.change_requested_at, Appointment.id)
-        .limit(LIST_LIMIT)
+        .limit(LIST_LIMIT + 1)
     )
     items = []
     for a in rows:
@@ -232,7 +240,7 @@ def _missed(db: DbSession) -> list[Item]:
             _open("missed", Appointment.id, Appointment.updated_at),
         )
         .order_by(Appointment.starts_at.desc(), Appointment.id)
-        .limit(LIST_LIMIT)
+        .limit(LIST_LIMIT + 1)
     )
     items = []
     for a in rows:
@@ -256,7 +264,7 @@ def _troubled(db: DbSession) -> list[Item]:
         .join(Patient, Reminder.patient_id == Patient.id)
         .where(_in_care(), TROUBLED_TEXT, _open("reminder", Reminder.id, Reminder.updated_at))
         .order_by(Reminder.due_at.desc(), Reminder.id)
-        .limit(LIST_LIMIT)
+        .limit(LIST_LIMIT + 1)
     )
     items = []
     for reminder, patient in rows:
@@ -285,7 +293,7 @@ def _invalid_phones(db: DbSession) -> list[Item]:
             _open("phone", Patient.id, Patient.phone_invalid_at),
         )
         .order_by(Patient.phone_invalid_at.desc(), Patient.id)
-        .limit(LIST_LIMIT)
+        .limit(LIST_LIMIT + 1)
     )
     items = []
     for patient in rows:
@@ -310,7 +318,7 @@ def _opt_outs(db: DbSession) -> list[Item]:
             _in_care(), Patient.opted_out_at.is_not(None), _open("optout", Patient.id, Patient.opted_out_at)
         )
         .order_by(Patient.opted_out_at.desc(), Patient.id)
-        .limit(LIST_LIMIT)
+        .limit(LIST_LIMIT + 1)
     )
     items = []
     for patient in rows:
@@ -334,7 +342,7 @@ def _urgent(db: DbSession, settings: Settings) -> list[Item]:
         .outerjoin(Patient, Reply.patient_id == Patient.id)
         .where(Reply.urgent.is_(True), Reply.handled_at.is_(None))
         .order_by(Reply.received_at.desc(), Reply.id.desc())
-        .limit(LIST_LIMIT)
+        .limit(LIST_LIMIT + 1)
     )
     alerted = settings.staff_alert_phone or settings.staff_alert_webhook_url
     summary = "reads as a safety concern" + ("; the on-call person was alerted" if alerted else "")
@@ -355,22 +363,25 @@ def _urgent(db: DbSession, settings: Settings) -> list[Item]:
     return items
 
 
-def _replies(db: DbSession, changed_patients: set[int]) -> list[Item]:
+def _replies(db: DbSession) -> list[Item]:
+    # A change asked for by a patient whose session is on the change requests list is listed there.
+    requested = select(Appointment.patient_id).join(Patient).where(_open_change_request())
     rows = db.execute(
         select(Reply, Patient)
         .join(Patient, Reply.patient_id == Patient.id)
         .where(
             Reply.handled_at.is_(None),
             Reply.urgent.is_(False),
-            Reply.intent.in_((ReplyIntent.OTHER, ReplyIntent.CHANGE)),
+            or_(
+                Reply.intent == ReplyIntent.OTHER,
+                and_(Reply.intent == ReplyIntent.CHANGE, Reply.patient_id.not_in(requested)),
+            ),
         )
         .order_by(Reply.received_at, Reply.id)
-        .limit(LIST_LIMIT)
+        .limit(LIST_LIMIT + 1)
     )
     items = []
     for reply, patient in rows:
-        if reply.intent == ReplyIntent.CHANGE and patient.id in changed_patients:
-            continue  # listed as a change request already
         summary = (
             "asked for a change (no upcoming session)" if reply.intent == ReplyIntent.CHANGE else "replied"
         )

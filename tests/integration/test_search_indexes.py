@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -58,10 +59,11 @@ def test_a_search_by_name_number_or_record_number_reads_the_search_indexes(
         assert index in found, found
 
 
-@pytest.fixture
-def database_without_trigrams() -> Iterator[str]:
-    """An empty database whose user may create tables but not extensions (a managed server's
-    ordinary role), where pg_trgm is not installed yet."""
+@contextmanager
+def fresh_database(*, extensions: bool, trigrams_in: str | None = None) -> Iterator[str]:
+    """An empty database and a role that may create tables in it, and extensions if
+    `extensions` (as the database's owner may); with pg_trgm installed beforehand in the schema
+    `trigrams_in` (outside the search path, as some managed servers keep extensions)."""
     if not POSTGRES_URL:
         pytest.skip("REMINDERS_TEST_POSTGRES_URL is not set")
     admin_url = make_url(POSTGRES_URL).set(drivername="postgresql+psycopg")
@@ -69,43 +71,66 @@ def database_without_trigrams() -> Iterator[str]:
     name, role = f"reminders_test_{suffix}", f"reminders_plain_{suffix}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
         conn.execute(text(f'CREATE ROLE "{role}" LOGIN'))
+        conn.execute(text(f'CREATE DATABASE "{name}"' + (f' OWNER "{role}"' if extensions else "")))
     owner = create_engine(admin_url.set(database=name), isolation_level="AUTOCOMMIT")
     with owner.connect() as conn:
         conn.execute(text(f'GRANT CREATE, USAGE ON SCHEMA public TO "{role}"'))
-        conn.execute(text(f'REVOKE CREATE ON DATABASE "{name}" FROM PUBLIC, "{role}"'))
+        if not extensions:
+            conn.execute(text(f'REVOKE CREATE ON DATABASE "{name}" FROM PUBLIC, "{role}"'))
+        if trigrams_in:
+            conn.execute(text(f'CREATE SCHEMA "{trigrams_in}"'))
+            conn.execute(text(f'CREATE EXTENSION pg_trgm SCHEMA "{trigrams_in}"'))
+            conn.execute(text(f'GRANT USAGE ON SCHEMA "{trigrams_in}" TO "{role}"'))
     owner.dispose()
-    yield admin_url.set(database=name, username=role, password=None).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
-    admin.dispose()
+    try:
+        yield admin_url.set(database=name, username=role, password=None).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
+        admin.dispose()
+
+
+def search_indexes(url: str) -> list[str]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            found = text("SELECT indexname FROM pg_indexes WHERE indexname LIKE 'ix_search_%' ORDER BY 1")
+            return list(conn.scalars(found))
+    finally:
+        engine.dispose()
+
+
+SEARCH_INDEXES = ["ix_search_patients_name", "ix_search_patients_phone", "ix_search_patients_record"]
 
 
 @pytest.mark.postgres
-def test_without_pg_trgm_the_schema_migrates_and_searches_still_find_patients(
-    database_without_trigrams: str, clock: FrozenClock
+@pytest.mark.parametrize(
+    ("situation", "indexes"),
+    [
+        ({"extensions": True}, SEARCH_INDEXES),  # the owner migrates: pg_trgm is installed
+        ({"extensions": True, "trigrams_in": "extensions"}, SEARCH_INDEXES),
+        ({"extensions": False}, []),  # no pg_trgm, and no right to install it
+    ],
+    ids=["owner", "pg_trgm-in-another-schema", "no-pg_trgm"],
+)
+def test_the_schema_migrates_with_or_without_pg_trgm_and_searches_find_patients(
+    situation: dict[str, Any], indexes: list[str], clock: FrozenClock
 ) -> None:
-    before, after = upgrade(database_without_trigrams)
-    assert (before, after) == (None, SCHEMA_REVISION)
-    app = build(make_settings(database_without_trigrams), clock=clock)
-    try:
-        with app.engine.connect() as conn:
-            installed = conn.scalar(text("SELECT count(*) FROM pg_extension WHERE extname = 'pg_trgm'"))
-            indexes = conn.scalars(
-                text("SELECT indexname FROM pg_indexes WHERE indexname LIKE 'ix_search_%'")
-            )
-            assert (installed, list(indexes)) == (0, [])
-        clinic = app.clinic("test")
-        clinic.enrol(
-            EnrolRequest(
-                name="Ana Lima", phone="(201) 555-0123", timezone="America/New_York",
-                protocol="iv-6x-mwf", first="2026-03-09 10:00", consent="form", external_id="MRN-0042",
-            )
-        )  # fmt: skip
-        desk = app.desk("test")
-        for query in ("lima", "555-0123", "mrn-0042"):
-            assert [row.name for row in desk.find_patients(query).rows] == ["Ana Lima"], query
-    finally:
-        app.close()
+    with fresh_database(**situation) as url:
+        assert upgrade(url) == (None, SCHEMA_REVISION)
+        assert search_indexes(url) == indexes
+        app = build(make_settings(url), clock=clock)
+        try:
+            app.clinic("test").enrol(
+                EnrolRequest(
+                    name="Ana Lima", phone="(201) 555-0123", timezone="America/New_York",
+                    protocol="iv-6x-mwf", first="2026-03-09 10:00", consent="form", external_id="MRN-0042",
+                )
+            )  # fmt: skip
+            desk = app.desk("test")
+            for query in ("lima", "555-0123", "mrn-0042"):
+                assert [row.name for row in desk.find_patients(query).rows] == ["Ana Lima"], query
+        finally:
+            app.close()

@@ -174,3 +174,38 @@ def test_todays_opt_outs_show_the_newest_first_and_say_when_there_are_more(
     assert re.findall(r"Patient (\d{3})</a>", section.group(1)) == ["002", "003"]
     assert '<span class="count">2+</span>' in section.group(1)
     assert "The first 2 are shown" in section.group(1)
+    with app.database() as db:  # exactly as many as a list shows: nothing more to say
+        patient = db.get(Patient, patients[0])
+        assert patient is not None
+        patient.opted_out_at = None
+        db.commit()
+    section = re.search(r'<section class="card" id="optouts">(.*?)</section>', staff.get("/").text, re.S)
+    assert section
+    assert '<span class="count">2</span>' in section.group(1)
+    assert "The first 2 are shown" not in section.group(1)
+
+
+def test_todays_replies_list_is_not_emptied_by_change_requests_listed_above_it(
+    app: App, staff: TestClient, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scheduler.services import today as today_service
+    from scheduler.services.replies import Replies
+
+    monkeypatch.setattr(today_service, "LIST_LIMIT", 2)
+    replies = Replies(app.settings, app.protocols, app.database, clock)
+    asking = [enrol(app, n)["patient"]["phone"] for n in (1, 2, 3)]
+    question = enrol(app, 4)["patient"]["phone"]
+    for n, phone in enumerate(asking):  # three change requests first: the list shows two of them
+        replies.receive(phone, "R", f"SMchange{n}")
+        clock.advance(timedelta(minutes=1))
+    replies.receive(question, "Is there parking?", "SMother1")
+    page = staff.get("/").text
+    changes = re.search(r'<section class="card" id="changes">(.*?)</section>', page, re.S)
+    assert changes
+    assert '<span class="count">2+</span>' in changes.group(1)
+    waiting = re.search(r'<section class="card" id="replies">(.*?)</section>', page, re.S)
+    assert waiting, "the replies list is missing"
+    assert "Is there parking?" in waiting.group(1)
+    assert re.findall(r"Patient (\d{3})</a>", waiting.group(1)) == ["004"]  # the changes are listed above
+    assert '<span class="count">1</span>' in waiting.group(1)
+    assert "+ items need a person" in page
