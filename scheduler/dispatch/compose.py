@@ -56,6 +56,9 @@ class Composer:
         self.ctx = ctx
         self.voice = ctx.settings.voice
         self.planner = Planner(ctx.settings, ctx.protocols)
+        # A text on its own (a welcome) speaks of no session: its words depend only on the kind
+        # and the language, so each is rendered once per worker.
+        self._alone_bodies: dict[tuple[str, str], str] = {}
 
     def outgoing(
         self,
@@ -104,8 +107,13 @@ class Composer:
         return out
 
     def _alone(self, patient: Patient, reminder: Reminder, now: datetime) -> Outgoing:
-        text = TextContext(self.voice, language=patient.language)
-        return self._message(patient, [reminder], render(reminder.kind, text), now)
+        key = (reminder.kind, patient.language)
+        body = self._alone_bodies.get(key)
+        if body is None:
+            body = self._alone_bodies[key] = render(
+                reminder.kind, TextContext(self.voice, language=patient.language)
+            )
+        return self._message(patient, [reminder], body, now)
 
     def _message(self, patient: Patient, carried: list[Reminder], body: str, now: datetime) -> Outgoing:
         message = detached(

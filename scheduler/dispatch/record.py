@@ -76,7 +76,7 @@ class Recorder:
             db = uow.db
             plain, other = self._split(db, results)
             if plain:
-                self._record_plain(db, plain, now, counts)
+                self._record_plain(db, plain, now, counts, debugging=log.isEnabledFor(logging.DEBUG))
             if other:
                 self._record_others(db, other, now, counts)
             uow.commit()
@@ -112,33 +112,21 @@ class Recorder:
             (plain if is_plain else other).append(result)
         return plain, other
 
-    def _record_plain(self, db: DbSession, results: list[SendResult], now: datetime, counts: Counts) -> None:
-        messages = []
-        texts = []
+    def _record_plain(
+        self, db: DbSession, results: list[SendResult], now: datetime, counts: Counts, *, debugging: bool
+    ) -> None:
+        messages: list[tuple[int, str, str | None]] = []
+        texts: list[tuple[int, str | None]] = []
         for result in results:
             receipt = result.receipt
             assert receipt is not None
-            messages.append(
-                {
-                    "mid": result.prepared.message_id,
-                    "status": receipt.status,
-                    "provider_sid": receipt.provider_sid,
-                }
-            )
-            for reminder_id in result.prepared.reminder_ids:
-                texts.append(
-                    {
-                        "rid": reminder_id,
-                        "status": ReminderStatus.SENT,
-                        "provider_sid": receipt.provider_sid,
-                        "sent_at": now,
-                        "error_code": None,
-                        "reason": None,
-                        "claimed_by": None,
-                        "lease_until": None,
-                    }
+            sid = receipt.provider_sid
+            messages.append((result.prepared.message_id, receipt.status, sid))
+            texts.extend((reminder_id, sid) for reminder_id in result.prepared.reminder_ids)
+            if debugging:
+                log.debug(
+                    "sent message %s to %s", result.prepared.message_id, mask_phone(result.prepared.sms.to)
                 )
-            log.debug("sent message %s to %s", result.prepared.message_id, mask_phone(result.prepared.sms.to))
         update_sent(db, messages, texts, self.ctx.worker, now)
         counts.add("sent", len(texts))
 

@@ -12,13 +12,15 @@ executemany of one prepared UPDATE (SQLite runs it in C, row after row, inside t
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
+from operator import itemgetter
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, bindparam, insert, select, text, update
+from sqlalchemy import Dialect, Table, bindparam, select, text
 from sqlalchemy.orm import Session as DbSession
 
+from scheduler.domain.states import ReminderStatus
 from scheduler.store.models import Appointment, Base, Message, Patient, Reminder
 from scheduler.store.outbox import SENDING, among, is_postgresql
 
@@ -112,20 +114,33 @@ class HeldTexts:
     def write_back(self, now: datetime) -> int:
         """Write what changed on the held texts, only where this worker still holds them (it does:
         they are locked). How many rows changed."""
-        changed = []
-        for reminder, before in self._texts.values():
-            if _snapshot(reminder) != before:
-                changed.append({"rid": reminder.id, **{name: getattr(reminder, name) for name in _MUTABLE}})
-        if not changed:
-            return 0
-        update_held(self.db, changed, self.worker, now)
-        for reminder, _before in self._texts.values():
-            self._texts[reminder.id] = (reminder, _snapshot(reminder))
-        return len(changed)
+        # Rows that changed the same columns go in one statement (most often only `message_id`:
+        # the texts about to be sent); the other columns are as they were, the rows being locked.
+        changed: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for reminder_id, (reminder, before) in self._texts.items():
+            after = _snapshot(reminder)
+            if after == before:
+                continue
+            differ = [
+                (name, new) for name, new, old in zip(_MUTABLE, after, before, strict=True) if new != old
+            ]
+            changed.setdefault(tuple(name for name, _new in differ), []).append(
+                {"rid": reminder_id, **dict(differ)}
+            )
+            self._texts[reminder_id] = (reminder, after)
+        for rows in changed.values():
+            update_held(self.db, rows, self.worker, now)
+        return sum(len(rows) for rows in changed.values())
+
+
+_MUTABLE_VALUES = itemgetter(*_MUTABLE)
 
 
 def _snapshot(reminder: Reminder) -> tuple[Any, ...]:
-    return tuple(getattr(reminder, name) for name in _MUTABLE)
+    # A detached object keeps every loaded column in its __dict__ (see `detached`), and setting
+    # an attribute writes there: read it directly, not through the attribute descriptors.
+    values: tuple[Any, ...] = _MUTABLE_VALUES(reminder.__dict__)
+    return values
 
 
 def detached(cls: type[M], values: Mapping[str, Any]) -> M:
@@ -140,56 +155,117 @@ def detached(cls: type[M], values: Mapping[str, Any]) -> M:
 def update_held(db: DbSession, rows: Sequence[Mapping[str, Any]], worker: str, now: datetime) -> None:
     """Set the columns named in `rows` (each with `rid`, the reminder's id, and the same keys) on
     the reminders this worker still holds: one statement for the batch."""
-    names = [k for k in rows[0] if k != "rid"]
     if is_postgresql(db):
         _update_from_values(db, "reminders", rows, {"now": now, "worker": worker}, held=True)
         return
-    db.connection().execute(
-        update(REMINDERS)
-        .where(REMINDERS.c.id == bindparam("rid"), SENDING, REMINDERS.c.claimed_by == worker)
-        .values({**{name: bindparam(f"b_{name}") for name in names}, "updated_at": now}),
-        _prefixed(rows, "rid"),
-    )
+    _sqlite_update(db, REMINDERS, "rid", rows, now, worker)
 
 
 def update_messages(db: DbSession, rows: Sequence[Mapping[str, Any]], now: datetime) -> None:
     """Set the columns named in `rows` (each with `mid`, the message's id) on those messages."""
-    names = [k for k in rows[0] if k != "mid"]
     if is_postgresql(db):
         _update_from_values(db, "messages", rows, {"now": now}, held=False)
         return
-    db.connection().execute(
-        update(MESSAGES)
-        .where(MESSAGES.c.id == bindparam("mid"))
-        .values({**{name: bindparam(f"b_{name}") for name in names}, "updated_at": now}),
-        _prefixed(rows, "mid"),
+    _sqlite_update(db, MESSAGES, "mid", rows, now, None)
+
+
+# Bind processors by table, column and dialect: what SQLAlchemy would apply to each value.
+_PROCESSORS: dict[tuple[str, str, Dialect], Callable[[Any], Any] | None] = {}
+
+
+def _processor(table: Table, name: str, dialect: Dialect) -> Callable[[Any], Any] | None:
+    key = (table.name, name, dialect)
+    if key not in _PROCESSORS:
+        _PROCESSORS[key] = table.c[name].type.bind_processor(dialect)
+    return _PROCESSORS[key]
+
+
+def _bound(table: Table, name: str, values: Iterable[Any], dialect: Dialect) -> list[Any]:
+    """`values` of the column `name` as the driver takes them."""
+    process = _processor(table, name, dialect)
+    return [process(v) for v in values] if process else list(values)
+
+
+def _sqlite_update(
+    db: DbSession,
+    table: Table,
+    key: str,
+    rows: Sequence[Mapping[str, Any]],
+    now: datetime,
+    worker: str | None,
+) -> None:
+    """SQLite: one prepared UPDATE run for every row (an executemany straight to the driver, the
+    values bound as SQLAlchemy would bind them), only on held texts when `worker` is given."""
+    dialect = db.get_bind().dialect
+    names = [k for k in rows[0] if k != key]
+    assert names, "nothing to set"
+    columns = [_bound(table, name, (row[name] for row in rows), dialect) for name in names]
+    stamp = _bound(table, "updated_at", [now], dialect)[0]
+    held = () if worker is None else (worker,)
+    sets = "".join(f'"{name}" = ?, ' for name in names)
+    where = "id = ?" if worker is None else "id = ? AND status = 'sending' AND claimed_by = ?"
+    db.connection().exec_driver_sql(
+        f"UPDATE {table.name} SET {sets}updated_at = ? WHERE {where}",
+        [
+            (*values, stamp, row[key], *held)
+            for values, row in zip(zip(*columns, strict=True), rows, strict=True)
+        ],
     )
-
-
-def _prefixed(rows: Sequence[Mapping[str, Any]], key: str) -> list[dict[str, Any]]:
-    """Parameters for an executemany: a bind parameter may not take a column's own name."""
-    return [{(k if k == key else f"b_{k}"): v for k, v in row.items()} for row in rows]
 
 
 def update_sent(
     db: DbSession,
-    messages: Sequence[Mapping[str, Any]],
-    texts: Sequence[Mapping[str, Any]],
+    messages: Sequence[tuple[int, str, str | None]],
+    texts: Sequence[tuple[int, str | None]],
     worker: str,
     now: datetime,
 ) -> None:
-    """`update_messages` and `update_held` together: on PostgreSQL one statement (the messages'
-    UPDATE in a WITH clause), one round trip to the server."""
-    if not is_postgresql(db):
-        update_messages(db, messages, now)
-        update_held(db, texts, worker, now)
-        return
-    first, params = _unnest_update(db, "messages", messages, "m")
-    second, more = _unnest_update(db, "reminders", texts, "r", held=True)
-    statement = text(f"WITH sent AS ({first} RETURNING 1) {second}").bindparams(
-        bindparam("now", type_=REMINDERS.c.updated_at.type)
+    """The provider took these messages (`messages`: id, status, provider's id): set them, and end
+    the claim on each text they carried (`texts`: id, provider's id) as sent, where this worker
+    still holds it. On PostgreSQL one statement (the messages' UPDATE in a WITH clause), one round
+    trip to the server; on SQLite an executemany for each table."""
+    dialect = db.get_bind().dialect
+    sent = _bound(REMINDERS, "status", [ReminderStatus.SENT], dialect)[0]
+    stamp = _bound(REMINDERS, "updated_at", [now], dialect)[0]
+    text_sets = (
+        "status = {sent}, provider_sid = {sid}, sent_at = {now}, error_code = NULL, reason = NULL, "
+        "claimed_by = NULL, lease_until = NULL, updated_at = {now}"
     )
-    db.connection().execute(statement, {**params, **more, "now": now, "worker": worker})
+    if not is_postgresql(db):
+        connection = db.connection()
+        connection.exec_driver_sql(
+            "UPDATE messages SET status = ?, provider_sid = ?, updated_at = ? WHERE id = ?",
+            [(status, sid, stamp, mid) for mid, status, sid in messages],
+        )
+        connection.exec_driver_sql(
+            f"UPDATE reminders SET {text_sets.format(sent='?', sid='?', now='?')} "
+            "WHERE id = ? AND status = 'sending' AND claimed_by = ?",
+            [(sent, sid, stamp, stamp, rid, worker) for rid, sid in texts],
+        )
+        return
+    sid_type = MESSAGES.c.provider_sid.type.compile(dialect)
+    status_type = MESSAGES.c.status.type.compile(dialect)
+    statement = text(
+        "WITH sent AS (UPDATE messages SET status = v.status, provider_sid = v.sid, updated_at = :now "
+        f"FROM unnest(CAST(:mids AS bigint[]), CAST(:statuses AS {status_type}[]), "
+        f"CAST(:msids AS {sid_type}[])) AS v (mid, status, sid) WHERE messages.id = v.mid RETURNING 1) "
+        f"UPDATE reminders SET {text_sets.format(sent=':sent', sid='v.sid', now=':now')} "
+        f"FROM unnest(CAST(:rids AS bigint[]), CAST(:rsids AS {sid_type}[])) AS v (rid, sid) "
+        "WHERE reminders.id = v.rid AND reminders.status = 'sending' AND reminders.claimed_by = :worker"
+    )
+    db.connection().execute(
+        statement,
+        {
+            "mids": [m[0] for m in messages],
+            "statuses": [m[1] for m in messages],
+            "msids": [m[2] for m in messages],
+            "rids": [t[0] for t in texts],
+            "rsids": [t[1] for t in texts],
+            "sent": sent,
+            "now": stamp,
+            "worker": worker,
+        },
+    )
 
 
 def _update_from_values(
@@ -218,11 +294,8 @@ def _unnest_update(
     params: dict[str, Any] = {f"{prefix}k": [row[key] for row in rows]}
     arrays = [f"CAST(:{prefix}k AS bigint[])"]
     for j, name in enumerate(names):
-        column_type = target.c[name].type
-        process = column_type.bind_processor(dialect)
-        values = [row[name] for row in rows]
-        params[f"{prefix}{j}"] = [process(v) for v in values] if process else values
-        arrays.append(f"CAST(:{prefix}{j} AS {column_type.compile(dialect)}[])")
+        params[f"{prefix}{j}"] = _bound(target, name, (row[name] for row in rows), dialect)
+        arrays.append(f"CAST(:{prefix}{j} AS {target.c[name].type.compile(dialect)}[])")
     sets = ", ".join(f"{name} = {prefix}v.{name}" for name in names)
     where = f"{table}.id = {prefix}v.{key}"
     if held:
@@ -234,51 +307,43 @@ def _unnest_update(
     return sql, params
 
 
+_MESSAGE_COLUMNS = ("reminder_id", "patient_id", "to", "body", "status", "worker", "created_at", "updated_at")
+# Rows per INSERT on SQLite: well under its limit of bound variables (32766; 999 before 3.32).
+_SQLITE_INSERT_ROWS = 100
+
+
 def insert_messages(db: DbSession, messages: Sequence[Message]) -> list[int]:
-    """Insert new attempt rows in one statement; their ids, in order."""
+    """Insert new attempt rows, one statement per hundred (one array each on PostgreSQL); their
+    ids, in order. Each new message leads with a different text, so `reminder_id` says which
+    returned id is whose."""
     if not messages:
         return []
-    rows = [
-        {
-            "reminder_id": m.reminder_id,
-            "patient_id": m.patient_id,
-            "to": m.to,
-            "body": m.body,
-            "status": m.status,
-            "worker": m.worker,
-            "created_at": m.created_at,
-            "updated_at": m.updated_at,
-        }
-        for m in messages
-    ]
-    if is_postgresql(db):
-        return _insert_from_arrays(db, rows)
-    result = db.connection().execute(
-        insert(MESSAGES).returning(MESSAGES.c.id, sort_by_parameter_order=True), rows
-    )
-    return [int(i) for i in result.scalars()]
-
-
-def _insert_from_arrays(db: DbSession, rows: list[dict[str, Any]]) -> list[int]:
-    """PostgreSQL: `INSERT ... SELECT * FROM unnest(arrays) RETURNING id, reminder_id`, one array
-    parameter per column. Each new message leads with a different text, so `reminder_id` says
-    which id is whose."""
     dialect = db.get_bind().dialect
-    names = list(rows[0])
-    params: dict[str, Any] = {}
-    arrays = []
-    for j, name in enumerate(names):
-        column_type = MESSAGES.c[name].type
-        process = column_type.bind_processor(dialect)
-        values = [row[name] for row in rows]
-        params[f"c{j}"] = [process(v) for v in values] if process else values
-        arrays.append(f"CAST(:c{j} AS {column_type.compile(dialect)}[])")
-    quoted = ", ".join(f'"{name}"' for name in names)
-    statement = text(
-        f"INSERT INTO messages ({quoted}) SELECT * FROM unnest({', '.join(arrays)}) RETURNING id, reminder_id"
-    )
-    ids = {
-        int(reminder_id): int(message_id)
-        for message_id, reminder_id in db.connection().execute(statement, params)
-    }
-    return [ids[row["reminder_id"]] for row in rows]
+    columns = [
+        _bound(MESSAGES, name, (m.__dict__[name] for m in messages), dialect) for name in _MESSAGE_COLUMNS
+    ]
+    quoted = ", ".join(f'"{name}"' for name in _MESSAGE_COLUMNS)
+    connection = db.connection()
+    ids: dict[int, int] = {}
+    if is_postgresql(db):
+        arrays = ", ".join(
+            f"CAST(:c{j} AS {MESSAGES.c[name].type.compile(dialect)}[])"
+            for j, name in enumerate(_MESSAGE_COLUMNS)
+        )
+        statement = text(
+            f"INSERT INTO messages ({quoted}) SELECT * FROM unnest({arrays}) RETURNING id, reminder_id"
+        )
+        rows = connection.execute(statement, {f"c{j}": values for j, values in enumerate(columns)})
+        ids.update((int(reminder_id), int(message_id)) for message_id, reminder_id in rows)
+    else:
+        values = list(zip(*columns, strict=True))
+        one = f"({', '.join('?' * len(_MESSAGE_COLUMNS))})"
+        for start in range(0, len(values), _SQLITE_INSERT_ROWS):
+            chunk = values[start : start + _SQLITE_INSERT_ROWS]
+            many = ", ".join([one] * len(chunk))
+            rows = connection.exec_driver_sql(
+                f"INSERT INTO messages ({quoted}) VALUES {many} RETURNING id, reminder_id",
+                tuple(value for row in chunk for value in row),
+            )
+            ids.update((int(reminder_id), int(message_id)) for message_id, reminder_id in rows)
+    return [ids[m.__dict__["reminder_id"]] for m in messages]

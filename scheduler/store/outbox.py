@@ -27,13 +27,26 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ColumnElement, Select, any_, bindparam, literal_column, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Select,
+    Table,
+    any_,
+    bindparam,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm import Session as DbSession
 
 from scheduler.domain.states import MessageStatus, ReminderStatus
 from scheduler.store.models import Event, Message, Patient, Reminder, Worker
+
+_REMINDERS: Table = Reminder.__table__  # type: ignore[assignment]
 
 # The partial index ix_reminders_due covers exactly these rows. SQLite's planner (and a generic plan
 # in PostgreSQL) only uses it when the query repeats its predicate with literals, not parameters.
@@ -98,20 +111,20 @@ def claim_due(
     )
     if db.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(of=Reminder, skip_locked=True)
-    claimed = db.execute(
-        update(Reminder)
-        .where(Reminder.id.in_(due.scalar_subquery()))
+    # A Core statement on the session's connection: nothing in the session needs to hear of it.
+    claimed = db.connection().execute(
+        update(_REMINDERS)
+        .where(_REMINDERS.c.id.in_(due.scalar_subquery()))
         .values(
             status=ReminderStatus.SENDING,
             claimed_by=worker,
             lease_until=lease_until,
-            attempts=Reminder.attempts + 1,
+            attempts=_REMINDERS.c.attempts + 1,
             updated_at=now,
         )
-        .returning(Reminder.id, Reminder.due_at)
-        .execution_options(synchronize_session=False)
+        .returning(_REMINDERS.c.id, _REMINDERS.c.due_at)
     )
-    return [int(r.id) for r in sorted(claimed, key=lambda r: (r.due_at, r.id))]
+    return [int(i) for i, _due in sorted(claimed.tuples(), key=lambda r: (r[1], r[0]))]
 
 
 def held(db: DbSession, reminder_id: int, worker: str) -> Reminder | None:
