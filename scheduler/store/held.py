@@ -176,7 +176,9 @@ _PROCESSORS: dict[tuple[str, str, Dialect], Callable[[Any], Any] | None] = {}
 def _processor(table: Table, name: str, dialect: Dialect) -> Callable[[Any], Any] | None:
     key = (table.name, name, dialect)
     if key not in _PROCESSORS:
-        _PROCESSORS[key] = table.c[name].type.bind_processor(dialect)
+        # The dialect's own implementation of the type (on SQLite, DATETIME writes its text form).
+        column_type = table.c[name].type
+        _PROCESSORS[key] = column_type.dialect_impl(dialect).bind_processor(dialect)
     return _PROCESSORS[key]
 
 
