@@ -97,8 +97,8 @@ class Recorder:
             )
             .all()
         )
-        statuses = {row.mid: row.status for row in rows}
-        held = {row.id: row.mid for row in rows if row.claimed_by == self.ctx.worker}
+        statuses = {mid: status for _id, _by, mid, status in rows}
+        held = {rid: mid for rid, claimed_by, mid, _status in rows if claimed_by == self.ctx.worker}
         plain: list[SendResult] = []
         other: list[SendResult] = []
         for result in results:
