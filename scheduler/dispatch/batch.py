@@ -19,6 +19,7 @@ bad number) withdraws that patient's messages in the next batch as it does withi
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -121,7 +122,24 @@ class BatchPipeline:
         for item in prepared:
             by_patient.setdefault(item.patient_id, []).append(item)
         groups = [(group, refused.get(patient_id)) for patient_id, group in by_patient.items()]
-        return [r for done in self.pool.map(lambda g: self._send_group(*g), groups) for r in done]
+        # One loop a thread, each taking the next patient's group until none is left: a task (and
+        # a wake-up of this thread) per thread, not per patient.
+        done: list[list[SendResult]] = [[] for _ in groups]
+        taken = iter(range(len(groups)))
+        lock = threading.Lock()
+
+        def loop() -> None:
+            while True:
+                with lock:
+                    index = next(taken, None)
+                if index is None:
+                    return
+                done[index] = self._send_group(*groups[index])
+
+        loops = [self.pool.submit(loop) for _ in range(min(self.ctx.options.threads, len(groups)))]
+        for future in loops:
+            future.result()
+        return [result for results in done for result in results]
 
     def _run_in_doubt_groups(self, groups: list[list[int]], counts: Counts) -> None:
         for group in groups:
