@@ -185,7 +185,12 @@ def _processor(table: Table, name: str, dialect: Dialect) -> Callable[[Any], Any
 def _bound(table: Table, name: str, values: Iterable[Any], dialect: Dialect) -> list[Any]:
     """`values` of the column `name` as the driver takes them."""
     process = _processor(table, name, dialect)
-    return [process(v) for v in values] if process else list(values)
+    values = list(values)
+    if process is None:
+        return values
+    if values and all(v is values[0] for v in values):
+        return [process(values[0])] * len(values)  # one instant for the batch (`now`), bound once
+    return [process(v) for v in values]
 
 
 def _sqlite_update(
@@ -315,9 +320,9 @@ _SQLITE_INSERT_ROWS = 100
 
 
 def insert_messages(db: DbSession, messages: Sequence[Message]) -> list[int]:
-    """Insert new attempt rows, one statement per hundred (one array each on PostgreSQL); their
-    ids, in order. Each new message leads with a different text, so `reminder_id` says which
-    returned id is whose."""
+    """Insert new attempt rows: one statement (an array a column) on PostgreSQL, a multi-row VALUES
+    of a hundred rows straight to the driver on SQLite; their ids, in order. Each new message
+    leads with a different text, so `reminder_id` says which returned id is whose."""
     if not messages:
         return []
     dialect = db.get_bind().dialect
@@ -328,6 +333,8 @@ def insert_messages(db: DbSession, messages: Sequence[Message]) -> list[int]:
     connection = db.connection()
     ids: dict[int, int] = {}
     if is_postgresql(db):
+        # One text for every batch, prepared once; a VALUES list of placeholders would be parsed
+        # again each time by psycopg (it caches only short statements).
         arrays = ", ".join(
             f"CAST(:c{j} AS {MESSAGES.c[name].type.compile(dialect)}[])"
             for j, name in enumerate(_MESSAGE_COLUMNS)
@@ -336,16 +343,16 @@ def insert_messages(db: DbSession, messages: Sequence[Message]) -> list[int]:
             f"INSERT INTO messages ({quoted}) SELECT * FROM unnest({arrays}) RETURNING id, reminder_id"
         )
         rows = connection.execute(statement, {f"c{j}": values for j, values in enumerate(columns)})
-        ids.update((int(reminder_id), int(message_id)) for message_id, reminder_id in rows)
-    else:
-        values = list(zip(*columns, strict=True))
-        one = f"({', '.join('?' * len(_MESSAGE_COLUMNS))})"
-        for start in range(0, len(values), _SQLITE_INSERT_ROWS):
-            chunk = values[start : start + _SQLITE_INSERT_ROWS]
-            many = ", ".join([one] * len(chunk))
-            rows = connection.exec_driver_sql(
-                f"INSERT INTO messages ({quoted}) VALUES {many} RETURNING id, reminder_id",
-                tuple(value for row in chunk for value in row),
-            )
-            ids.update((int(reminder_id), int(message_id)) for message_id, reminder_id in rows)
+        ids.update((int(reminder_id), int(message_id)) for message_id, reminder_id in rows.all())
+        return [ids[m.__dict__["reminder_id"]] for m in messages]
+    values = list(zip(*columns, strict=True))
+    one = f"({', '.join('?' * len(_MESSAGE_COLUMNS))})"
+    for start in range(0, len(values), _SQLITE_INSERT_ROWS):
+        chunk = values[start : start + _SQLITE_INSERT_ROWS]
+        many = ", ".join([one] * len(chunk))
+        rows = connection.exec_driver_sql(
+            f"INSERT INTO messages ({quoted}) VALUES {many} RETURNING id, reminder_id",
+            tuple(value for row in chunk for value in row),
+        )
+        ids.update((int(reminder_id), int(message_id)) for message_id, reminder_id in rows.all())
     return [ids[m.__dict__["reminder_id"]] for m in messages]

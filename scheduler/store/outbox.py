@@ -26,22 +26,27 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Integer,
     Select,
+    String,
     Table,
     any_,
     bindparam,
     literal_column,
     or_,
     select,
+    type_coerce,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from scheduler.domain.states import MessageStatus, ReminderStatus
 from scheduler.store.models import Event, Message, Patient, Reminder, Worker
@@ -79,20 +84,56 @@ def among(db: DbSession, column: _IdColumn, ids: Collection[int]) -> ColumnEleme
     return column.in_(ids)
 
 
-def gone_workers(silent_since: datetime) -> Select[str]:
+def gone_workers(silent_since: datetime | ColumnElement[datetime]) -> Select[str]:
     """The workers whose heartbeat stopped before `silent_since`: dead, or cut off for so long that
     they hold back their own sends (see `dispatch.liveness`)."""
     return select(Worker.id).where(Worker.alive_at < silent_since)
 
 
 def abandoned(
-    now: datetime, silent_since: datetime, table: type[Reminder] | type[Event] = Reminder
+    now: datetime | ColumnElement[datetime],
+    silent_since: datetime | ColumnElement[datetime],
+    table: type[Reminder] | type[Event] = Reminder,
 ) -> ColumnElement[bool]:
     """A `sending` claim nobody holds any more: its worker is gone, or its lease ran out.
 
     A worker that never recorded a heartbeat (a test's dispatcher, say) has no row, so only its
     lease ends its claims."""
     return or_(table.lease_until < now, table.claimed_by.in_(gone_workers(silent_since)))
+
+
+def _claim_statement(postgresql: bool) -> ReturningUpdate[tuple[int, Any]]:
+    """`claim_due`'s statement, its values left to bind (built once per dialect)."""
+    now = bindparam("now", type_=_REMINDERS.c.due_at.type)
+    due = (
+        select(Reminder.id)
+        .where(
+            CLAIMABLE,
+            Reminder.due_at <= now,
+            or_(PENDING, abandoned(now, bindparam("silent_since", type_=_REMINDERS.c.due_at.type))),
+        )
+        .order_by(Reminder.due_at, Reminder.id)
+        .limit(bindparam("limit", type_=Integer()))
+    )
+    if postgresql:
+        due = due.with_for_update(of=Reminder, skip_locked=True)
+    return (
+        update(_REMINDERS)
+        .where(_REMINDERS.c.id.in_(due.scalar_subquery()))
+        .values(
+            status=ReminderStatus.SENDING,
+            claimed_by=bindparam("worker"),
+            lease_until=bindparam("lease_until"),
+            attempts=_REMINDERS.c.attempts + 1,
+            updated_at=now,
+        )
+        # The due time only orders the batch: as the driver returns it (text in one fixed format
+        # on SQLite, an instant on PostgreSQL), both of which sort in time order.
+        .returning(_REMINDERS.c.id, type_coerce(_REMINDERS.c.due_at, String()))
+    )
+
+
+_CLAIM_STATEMENTS = {postgresql: _claim_statement(postgresql) for postgresql in (False, True)}
 
 
 def claim_due(
@@ -103,28 +144,22 @@ def claim_due(
 
     Returns their ids in the order they should go out.
     """
-    due = (
-        select(Reminder.id)
-        .where(CLAIMABLE, Reminder.due_at <= now, or_(PENDING, abandoned(now, silent_since)))
-        .order_by(Reminder.due_at, Reminder.id)
-        .limit(limit)
-    )
-    if db.get_bind().dialect.name == "postgresql":
-        due = due.with_for_update(of=Reminder, skip_locked=True)
     # A Core statement on the session's connection: nothing in the session needs to hear of it.
-    claimed = db.connection().execute(
-        update(_REMINDERS)
-        .where(_REMINDERS.c.id.in_(due.scalar_subquery()))
-        .values(
-            status=ReminderStatus.SENDING,
-            claimed_by=worker,
-            lease_until=lease_until,
-            attempts=_REMINDERS.c.attempts + 1,
-            updated_at=now,
+    claimed = (
+        db.connection()
+        .execute(
+            _CLAIM_STATEMENTS[is_postgresql(db)],
+            {
+                "now": now,
+                "silent_since": silent_since,
+                "limit": limit,
+                "worker": worker,
+                "lease_until": lease_until,
+            },
         )
-        .returning(_REMINDERS.c.id, _REMINDERS.c.due_at)
+        .all()
     )
-    return [int(i) for i, _due in sorted(claimed.tuples(), key=lambda r: (r[1], r[0]))]
+    return [int(i) for i, _due in sorted(claimed, key=lambda r: (r[1], r[0]))]
 
 
 def held(db: DbSession, reminder_id: int, worker: str) -> Reminder | None:
