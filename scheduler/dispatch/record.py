@@ -13,8 +13,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session as DbSession
 
 from scheduler.dispatch.context import Counts, SendContext
@@ -27,7 +28,7 @@ from scheduler.services.planning import Planner
 from scheduler.sms import OutgoingSms, SendReceipt, mask_phone
 from scheduler.store.held import MESSAGES, REMINDERS, update_sent
 from scheduler.store.models import Message, Patient, Reminder
-from scheduler.store.outbox import SENDING, among, held_batch, record_sent, release
+from scheduler.store.outbox import SENDING, among_bound, held_batch, is_postgresql, record_sent, release
 from scheduler.store.status import RANK, advance_message
 from scheduler.store.uow import UnitOfWork
 
@@ -63,6 +64,19 @@ class SendResult:
     withdrawn: Reason | None = None
 
 
+def _look_statement(postgresql: bool) -> Select[Any]:
+    """The texts among `:ids` still being sent, with the message each points at, both locked."""
+    return (
+        select(REMINDERS.c.id, REMINDERS.c.claimed_by, MESSAGES.c.id.label("mid"), MESSAGES.c.status)
+        .join_from(REMINDERS, MESSAGES, MESSAGES.c.id == REMINDERS.c.message_id)
+        .where(among_bound(postgresql, REMINDERS.c.id, "ids"), SENDING)
+        .with_for_update()
+    )
+
+
+_LOOK = {postgresql: _look_statement(postgresql) for postgresql in (False, True)}
+
+
 class Recorder:
     def __init__(self, ctx: SendContext) -> None:
         self.ctx = ctx
@@ -85,18 +99,8 @@ class Recorder:
         """The plain results (see the module's doc) and the others. Locks the messages and the
         texts, so that nothing changes them between this look and the writes."""
         # The texts with the message each points at, both locked: one statement, by primary keys.
-        rows = (
-            db.connection()
-            .execute(
-                select(REMINDERS.c.id, REMINDERS.c.claimed_by, MESSAGES.c.id.label("mid"), MESSAGES.c.status)
-                .join_from(REMINDERS, MESSAGES, MESSAGES.c.id == REMINDERS.c.message_id)
-                .where(
-                    among(db, REMINDERS.c.id, [i for r in results for i in r.prepared.reminder_ids]), SENDING
-                )
-                .with_for_update()
-            )
-            .all()
-        )
+        ids = [i for r in results for i in r.prepared.reminder_ids]
+        rows = db.connection().execute(_LOOK[is_postgresql(db)], {"ids": ids}).all()
         statuses = {mid: status for _id, _by, mid, status in rows}
         held = {rid: mid for rid, claimed_by, mid, _status in rows if claimed_by == self.ctx.worker}
         plain: list[SendResult] = []

@@ -17,18 +17,19 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any, TypeVar
 
-from sqlalchemy import Dialect, Table, bindparam, select, text
+from sqlalchemy import Dialect, Select, Table, bindparam, select, text
 from sqlalchemy.orm import Session as DbSession
 
 from scheduler.domain.states import ReminderStatus
 from scheduler.store.models import Appointment, Base, Message, Patient, Reminder
-from scheduler.store.outbox import SENDING, among, is_postgresql
+from scheduler.store.outbox import SENDING, among_bound, is_postgresql
 
 M = TypeVar("M", bound=Base)
 
 REMINDERS: Table = Reminder.__table__  # type: ignore[assignment]
 MESSAGES: Table = Message.__table__  # type: ignore[assignment]
 APPOINTMENTS: Table = Appointment.__table__  # type: ignore[assignment]
+PATIENTS: Table = Patient.__table__  # type: ignore[assignment]
 
 # What the gates and the composer may change on a claimed text, and so what is written back.
 _MUTABLE = ("status", "reason", "claimed_by", "lease_until", "due_at", "attempts", "message_id")
@@ -60,6 +61,20 @@ _PATIENT_COLUMNS = (
 )
 
 
+def _load_statement(postgresql: bool) -> Select[Any]:
+    """The held texts among `:ids` with their patients, the texts locked (built once per dialect)."""
+    r, p = REMINDERS.c, PATIENTS.c
+    return (
+        select(*[r[name] for name in _REMINDER_COLUMNS], *[p[name] for name in _PATIENT_COLUMNS[1:]])
+        .join_from(REMINDERS, PATIENTS, p.id == r.patient_id)
+        .where(among_bound(postgresql, r.id, "ids"), SENDING, r.claimed_by == bindparam("worker"))
+        .with_for_update(of=REMINDERS)
+    )
+
+
+_LOAD = {postgresql: _load_statement(postgresql) for postgresql in (False, True)}
+
+
 class HeldTexts:
     """The texts of one batch this worker holds, as detached objects, and what became of them."""
 
@@ -74,17 +89,9 @@ class HeldTexts:
         in `patients`, not locked: the gates only read them)."""
         if not reminder_ids:
             return {}
-        r, p = REMINDERS.c, Patient.__table__.c
-        columns = [r[name] for name in _REMINDER_COLUMNS]
-        patient_columns = [p[name].label(f"p_{name}") for name in _PATIENT_COLUMNS if name != "id"]
         rows = (
             self.db.connection()
-            .execute(
-                select(*columns, *patient_columns)
-                .join_from(REMINDERS, Patient.__table__, p.id == r.patient_id)
-                .where(among(self.db, r.id, reminder_ids), SENDING, r.claimed_by == self.worker)
-                .with_for_update(of=REMINDERS)
-            )
+            .execute(_LOAD[is_postgresql(self.db)], {"ids": list(reminder_ids), "worker": self.worker})
             .all()
         )
         # Rows are read by position: a Row's mapping looks each name up (about 2 µs a column).

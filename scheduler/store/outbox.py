@@ -84,6 +84,13 @@ def among(db: DbSession, column: _IdColumn, ids: Collection[int]) -> ColumnEleme
     return column.in_(ids)
 
 
+def among_bound(postgresql: bool, column: _IdColumn, name: str) -> ColumnElement[bool]:
+    """As `among`, for a statement built once: the ids are bound per call under `name` (a list)."""
+    if postgresql:
+        return column == any_(bindparam(name, type_=ARRAY(BigInteger)))
+    return column.in_(bindparam(name, expanding=True))
+
+
 def gone_workers(silent_since: datetime | ColumnElement[datetime]) -> Select[str]:
     """The workers whose heartbeat stopped before `silent_since`: dead, or cut off for so long that
     they hold back their own sends (see `dispatch.liveness`)."""
