@@ -17,7 +17,7 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any, TypeVar
 
-from sqlalchemy import Dialect, Select, Table, bindparam, select, text
+from sqlalchemy import Dialect, Select, Table, bindparam, select
 from sqlalchemy.orm import Session as DbSession
 
 from scheduler.domain.states import ReminderStatus
@@ -259,16 +259,13 @@ def update_sent(
         return
     sid_type = MESSAGES.c.provider_sid.type.compile(dialect)
     status_type = MESSAGES.c.status.type.compile(dialect)
-    statement = text(
-        "WITH sent AS (UPDATE messages SET status = v.status, provider_sid = v.sid, updated_at = :now "
-        f"FROM unnest(CAST(:mids AS bigint[]), CAST(:statuses AS {status_type}[]), "
-        f"CAST(:msids AS {sid_type}[])) AS v (mid, status, sid) WHERE messages.id = v.mid RETURNING 1) "
-        f"UPDATE reminders SET {text_sets.format(sent=':sent', sid='v.sid', now=':now')} "
-        f"FROM unnest(CAST(:rids AS bigint[]), CAST(:rsids AS {sid_type}[])) AS v (rid, sid) "
-        "WHERE reminders.id = v.rid AND reminders.status = 'sending' AND reminders.claimed_by = :worker"
-    )
-    db.connection().execute(
-        statement,
+    db.connection().exec_driver_sql(
+        "WITH sent AS (UPDATE messages SET status = v.status, provider_sid = v.sid, updated_at = %(now)s "
+        f"FROM unnest({_array('mids', 'bigint')}, {_array('statuses', status_type)}, "
+        f"{_array('msids', sid_type)}) AS v (mid, status, sid) WHERE messages.id = v.mid RETURNING 1) "
+        f"UPDATE reminders SET {text_sets.format(sent='%(sent)s', sid='v.sid', now='%(now)s')} "
+        f"FROM unnest({_array('rids', 'bigint')}, {_array('rsids', sid_type)}) AS v (rid, sid) "
+        "WHERE reminders.id = v.rid AND reminders.status = 'sending' AND reminders.claimed_by = %(worker)s",
         {
             "mids": [m[0] for m in messages],
             "statuses": [m[1] for m in messages],
@@ -282,6 +279,12 @@ def update_sent(
     )
 
 
+def _array(name: str, element_type: str) -> str:
+    """PostgreSQL: the array parameter `name`, sent in binary (psycopg dumps a list in text form
+    element by element in Python, quoting each string), as an array of `element_type`."""
+    return f"CAST(%({name})b AS {element_type}[])"
+
+
 def _update_from_values(
     db: DbSession,
     table: str,
@@ -291,8 +294,8 @@ def _update_from_values(
     held: bool,
 ) -> None:
     sql, params = _unnest_update(db, table, rows, "u", held=held)
-    statement = text(sql).bindparams(bindparam("now", type_=REMINDERS.c.updated_at.type))
-    db.connection().execute(statement, {**params, **fixed})
+    fixed = {**fixed, "now": _bound(REMINDERS, "updated_at", [fixed["now"]], db.get_bind().dialect)[0]}
+    db.connection().exec_driver_sql(sql, {**params, **fixed})
 
 
 def _unnest_update(
@@ -300,22 +303,22 @@ def _unnest_update(
 ) -> tuple[str, dict[str, Any]]:
     """PostgreSQL: `UPDATE table SET ... FROM unnest(ids, col1, ...) AS v WHERE id = v.id` and its
     parameters, one array per column: the statement's text is the same for every batch, so the
-    server and the driver prepare it once. `:now` (and `:worker` when `held`) are left to bind."""
+    server and the driver prepare it once. `now` (and `worker` when `held`) are left to bind."""
     target = REMINDERS if table == "reminders" else MESSAGES
     key = "rid" if table == "reminders" else "mid"
     names = [k for k in rows[0] if k != key]
     dialect = db.get_bind().dialect
     params: dict[str, Any] = {f"{prefix}k": [row[key] for row in rows]}
-    arrays = [f"CAST(:{prefix}k AS bigint[])"]
+    arrays = [_array(f"{prefix}k", "bigint")]
     for j, name in enumerate(names):
         params[f"{prefix}{j}"] = _bound(target, name, (row[name] for row in rows), dialect)
-        arrays.append(f"CAST(:{prefix}{j} AS {target.c[name].type.compile(dialect)}[])")
+        arrays.append(_array(f"{prefix}{j}", target.c[name].type.compile(dialect)))
     sets = ", ".join(f"{name} = {prefix}v.{name}" for name in names)
     where = f"{table}.id = {prefix}v.{key}"
     if held:
-        where += f" AND {table}.status = 'sending' AND {table}.claimed_by = :worker"
+        where += f" AND {table}.status = 'sending' AND {table}.claimed_by = %(worker)s"
     sql = (
-        f"UPDATE {table} SET {sets}, updated_at = :now "
+        f"UPDATE {table} SET {sets}, updated_at = %(now)s "
         f"FROM unnest({', '.join(arrays)}) AS {prefix}v ({key}, {', '.join(names)}) WHERE {where}"
     )
     return sql, params
@@ -343,13 +346,12 @@ def insert_messages(db: DbSession, messages: Sequence[Message]) -> list[int]:
         # One text for every batch, prepared once; a VALUES list of placeholders would be parsed
         # again each time by psycopg (it caches only short statements).
         arrays = ", ".join(
-            f"CAST(:c{j} AS {MESSAGES.c[name].type.compile(dialect)}[])"
-            for j, name in enumerate(_MESSAGE_COLUMNS)
+            _array(f"c{j}", MESSAGES.c[name].type.compile(dialect)) for j, name in enumerate(_MESSAGE_COLUMNS)
         )
-        statement = text(
-            f"INSERT INTO messages ({quoted}) SELECT * FROM unnest({arrays}) RETURNING id, reminder_id"
+        rows = connection.exec_driver_sql(
+            f"INSERT INTO messages ({quoted}) SELECT * FROM unnest({arrays}) RETURNING id, reminder_id",
+            {f"c{j}": values for j, values in enumerate(columns)},
         )
-        rows = connection.execute(statement, {f"c{j}": values for j, values in enumerate(columns)})
         ids.update((int(reminder_id), int(message_id)) for message_id, reminder_id in rows.all())
         return [ids[m.__dict__["reminder_id"]] for m in messages]
     values = list(zip(*columns, strict=True))
