@@ -28,7 +28,15 @@ from scheduler.services.planning import Planner
 from scheduler.sms import OutgoingSms, SendReceipt, mask_phone
 from scheduler.store.held import MESSAGES, REMINDERS, update_sent
 from scheduler.store.models import Message, Patient, Reminder
-from scheduler.store.outbox import SENDING, among_bound, held_batch, is_postgresql, record_sent, release
+from scheduler.store.outbox import (
+    SENDING,
+    among_bound,
+    bound_ids,
+    held_batch,
+    is_postgresql,
+    record_sent,
+    release,
+)
 from scheduler.store.status import RANK, advance_message
 from scheduler.store.uow import UnitOfWork
 
@@ -100,7 +108,8 @@ class Recorder:
         texts, so that nothing changes them between this look and the writes."""
         # The texts with the message each points at, both locked: one statement, by primary keys.
         ids = [i for r in results for i in r.prepared.reminder_ids]
-        rows = db.connection().execute(_LOOK[is_postgresql(db)], {"ids": ids}).all()
+        postgresql = is_postgresql(db)
+        rows = db.connection().execute(_LOOK[postgresql], {"ids": bound_ids(postgresql, ids)}).all()
         statuses = {mid: status for _id, _by, mid, status in rows}
         held = {rid: mid for rid, claimed_by, mid, _status in rows if claimed_by == self.ctx.worker}
         plain: list[SendResult] = []

@@ -17,12 +17,12 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any, TypeVar
 
-from sqlalchemy import Dialect, Select, Table, bindparam, select
+from sqlalchemy import Dialect, Integer, Select, Table, bindparam, select
 from sqlalchemy.orm import Session as DbSession
 
 from scheduler.domain.states import ReminderStatus
 from scheduler.store.models import Appointment, Base, Message, Patient, Reminder
-from scheduler.store.outbox import SENDING, among_bound, is_postgresql
+from scheduler.store.outbox import SENDING, among_bound, bound_ids, is_postgresql
 
 M = TypeVar("M", bound=Base)
 
@@ -91,7 +91,10 @@ class HeldTexts:
             return {}
         rows = (
             self.db.connection()
-            .execute(_LOAD[is_postgresql(self.db)], {"ids": list(reminder_ids), "worker": self.worker})
+            .execute(
+                _LOAD[postgresql := is_postgresql(self.db)],
+                {"ids": bound_ids(postgresql, reminder_ids), "worker": self.worker},
+            )
             .all()
         )
         # Rows are read by position: a Row's mapping looks each name up (about 2 µs a column).
@@ -261,22 +264,32 @@ def update_sent(
     status_type = MESSAGES.c.status.type.compile(dialect)
     db.connection().exec_driver_sql(
         "WITH sent AS (UPDATE messages SET status = v.status, provider_sid = v.sid, updated_at = %(now)s "
-        f"FROM unnest({_array('mids', 'bigint')}, {_array('statuses', status_type)}, "
+        f"FROM unnest({_ints('mids')}, {_array('statuses', status_type)}, "
         f"{_array('msids', sid_type)}) AS v (mid, status, sid) WHERE messages.id = v.mid RETURNING 1) "
         f"UPDATE reminders SET {text_sets.format(sent='%(sent)s', sid='v.sid', now='%(now)s')} "
-        f"FROM unnest({_array('rids', 'bigint')}, {_array('rsids', sid_type)}) AS v (rid, sid) "
+        f"FROM unnest({_ints('rids')}, {_array('rsids', sid_type)}) AS v (rid, sid) "
         "WHERE reminders.id = v.rid AND reminders.status = 'sending' AND reminders.claimed_by = %(worker)s",
         {
-            "mids": [m[0] for m in messages],
+            "mids": _joined(m[0] for m in messages),
             "statuses": [m[1] for m in messages],
             "msids": [m[2] for m in messages],
-            "rids": [t[0] for t in texts],
+            "rids": _joined(t[0] for t in texts),
             "rsids": [t[1] for t in texts],
             "sent": sent,
             "now": stamp,
             "worker": worker,
         },
     )
+
+
+def _ints(name: str) -> str:
+    """PostgreSQL: the parameter `name`, integers (or NULLs) as one text ('1,,3', see `_joined`),
+    split by the server into a bigint[]: cheaper to send than a list psycopg dumps in Python."""
+    return f"CAST(string_to_array(%({name})s, ',', '') AS bigint[])"
+
+
+def _joined(values: Iterable[int | None]) -> str:
+    return ",".join("" if v is None else str(v) for v in values)
 
 
 def _array(name: str, element_type: str) -> str:
@@ -308,11 +321,16 @@ def _unnest_update(
     key = "rid" if table == "reminders" else "mid"
     names = [k for k in rows[0] if k != key]
     dialect = db.get_bind().dialect
-    params: dict[str, Any] = {f"{prefix}k": [row[key] for row in rows]}
-    arrays = [_array(f"{prefix}k", "bigint")]
+    params: dict[str, Any] = {f"{prefix}k": _joined(row[key] for row in rows)}
+    arrays = [_ints(f"{prefix}k")]
     for j, name in enumerate(names):
-        params[f"{prefix}{j}"] = _bound(target, name, (row[name] for row in rows), dialect)
-        arrays.append(_array(f"{prefix}{j}", target.c[name].type.compile(dialect)))
+        column_type = target.c[name].type
+        if isinstance(column_type, Integer):
+            params[f"{prefix}{j}"] = _joined(row[name] for row in rows)
+            arrays.append(_ints(f"{prefix}{j}"))
+        else:
+            params[f"{prefix}{j}"] = _bound(target, name, (row[name] for row in rows), dialect)
+            arrays.append(_array(f"{prefix}{j}", column_type.compile(dialect)))
     sets = ", ".join(f"{name} = {prefix}v.{name}" for name in names)
     where = f"{table}.id = {prefix}v.{key}"
     if held:
@@ -343,14 +361,29 @@ def insert_messages(db: DbSession, messages: Sequence[Message]) -> list[int]:
     connection = db.connection()
     ids: dict[int, int] = {}
     if is_postgresql(db):
-        # One text for every batch, prepared once; a VALUES list of placeholders would be parsed
-        # again each time by psycopg (it caches only short statements).
-        arrays = ", ".join(
-            _array(f"c{j}", MESSAGES.c[name].type.compile(dialect)) for j, name in enumerate(_MESSAGE_COLUMNS)
-        )
+        # One text for a batch of any size, prepared once (a VALUES list of placeholders would be
+        # parsed again each time by psycopg, which caches only short statements). A value the
+        # whole batch shares (the status, the worker, the instant) is one parameter, not an array.
+        params: dict[str, Any] = {}
+        arrays, names, selected = [], [], []
+        for j, (name, values) in enumerate(zip(_MESSAGE_COLUMNS, columns, strict=True)):
+            column_type = MESSAGES.c[name].type
+            if j > 0 and values.count(values[0]) == len(values):  # (the lead text's id is an array)
+                params[f"c{j}"] = values[0]
+                selected.append(f"CAST(%(c{j})s AS {column_type.compile(dialect)})")
+                continue
+            if isinstance(column_type, Integer):
+                params[f"c{j}"] = _joined(values)
+                arrays.append(_ints(f"c{j}"))
+            else:
+                params[f"c{j}"] = values
+                arrays.append(_array(f"c{j}", column_type.compile(dialect)))
+            names.append(f"c{j}")
+            selected.append(f"v.c{j}")
         rows = connection.exec_driver_sql(
-            f"INSERT INTO messages ({quoted}) SELECT * FROM unnest({arrays}) RETURNING id, reminder_id",
-            {f"c{j}": values for j, values in enumerate(columns)},
+            f"INSERT INTO messages ({quoted}) SELECT {', '.join(selected)} "
+            f"FROM unnest({', '.join(arrays)}) AS v ({', '.join(names)}) RETURNING id, reminder_id",
+            params,
         )
         ids.update((int(reminder_id), int(message_id)) for message_id, reminder_id in rows.all())
         return [ids[m.__dict__["reminder_id"]] for m in messages]

@@ -23,7 +23,7 @@ looks it up at the provider before sending again (`interrupted_attempts`).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -37,6 +37,8 @@ from sqlalchemy import (
     Table,
     any_,
     bindparam,
+    cast,
+    func,
     literal_column,
     or_,
     select,
@@ -85,10 +87,18 @@ def among(db: DbSession, column: _IdColumn, ids: Collection[int]) -> ColumnEleme
 
 
 def among_bound(postgresql: bool, column: _IdColumn, name: str) -> ColumnElement[bool]:
-    """As `among`, for a statement built once: the ids are bound per call under `name` (a list)."""
+    """As `among`, for a statement built once: the ids are bound per call under `name`, as
+    `bound_ids` gives them. On PostgreSQL they travel as one text ('1,2,3') that the server splits:
+    psycopg would dump a list element by element in Python."""
     if postgresql:
-        return column == any_(bindparam(name, type_=ARRAY(BigInteger)))
+        split = func.string_to_array(bindparam(name, type_=String()), literal_column("','"))
+        return column == any_(cast(split, ARRAY(BigInteger)))
     return column.in_(bindparam(name, expanding=True))
+
+
+def bound_ids(postgresql: bool, ids: Iterable[int]) -> str | list[int]:
+    """The value for an `among_bound` parameter."""
+    return ",".join(map(str, ids)) if postgresql else list(ids)
 
 
 def gone_workers(silent_since: datetime | ColumnElement[datetime]) -> Select[str]:
