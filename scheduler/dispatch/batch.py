@@ -195,7 +195,7 @@ class BatchPipeline:
                 )
             ]
             # The new messages' ids go into their status callback URLs.
-            ids = insert_messages(db, [item.message for item in outgoing])
+            ids = insert_messages(db, [item.message for item in outgoing], ctx.worker, now)
             prepared = []
             for item, message_id in zip(outgoing, ids, strict=True):
                 for reminder in item.reminders:
@@ -204,7 +204,7 @@ class BatchPipeline:
                 prepared.append(
                     Prepared(
                         message_id,
-                        item.message.patient_id or 0,
+                        item.message.patient_id,
                         [r.id for r in item.reminders],
                         OutgoingSms(
                             to=item.message.to,

@@ -29,7 +29,7 @@ from scheduler.domain.states import (
 from scheduler.domain.templates import TextContext, combine, part_name, render
 from scheduler.domain.timeutil import to_local, to_utc
 from scheduler.services.planning import Planner
-from scheduler.store.held import HeldTexts, detached
+from scheduler.store.held import HeldTexts, NewMessage
 from scheduler.store.models import Appointment, Message, Patient, Reminder
 from scheduler.store.outbox import claim_more, release
 
@@ -47,7 +47,7 @@ Gate = Callable[[DbSession, Reminder, Patient, Appointment | None, datetime, Cou
 class Outgoing:
     """One message about to be sent, and the texts it carries (the first leads)."""
 
-    message: Message
+    message: NewMessage
     reminders: list[Reminder]
 
 
@@ -116,20 +116,7 @@ class Composer:
         return self._message(patient, [reminder], body, now)
 
     def _message(self, patient: Patient, carried: list[Reminder], body: str, now: datetime) -> Outgoing:
-        message = detached(
-            Message,
-            {
-                "reminder_id": carried[0].id,
-                "patient_id": patient.id,
-                "to": patient.phone,
-                "body": body,
-                "status": MessageStatus.SUBMITTING,
-                "worker": self.ctx.worker,
-                "created_at": now,
-                "updated_at": now,
-            },
-        )
-        return Outgoing(message, carried)
+        return Outgoing(NewMessage(carried[0].id, patient.id, patient.phone, body), carried)
 
     def _part(
         self, reminder: Reminder, appointments: dict[int, Appointment], plan: PlanContext, asked: set[int]

@@ -15,12 +15,12 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from operator import itemgetter
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Dialect, Integer, Select, Table, bindparam, select
 from sqlalchemy.orm import Session as DbSession
 
-from scheduler.domain.states import ReminderStatus
+from scheduler.domain.states import MessageStatus, ReminderStatus
 from scheduler.store.models import Appointment, Base, Message, Patient, Reminder
 from scheduler.store.outbox import SENDING, among_bound, bound_ids, is_postgresql
 
@@ -342,59 +342,63 @@ def _unnest_update(
     return sql, params
 
 
+class NewMessage(NamedTuple):
+    """An attempt about to be made: the text it leads with, its patient, the number and the words."""
+
+    reminder_id: int
+    patient_id: int
+    to: str
+    body: str
+
+
 _MESSAGE_COLUMNS = ("reminder_id", "patient_id", "to", "body", "status", "worker", "created_at", "updated_at")
 # Rows per INSERT on SQLite: well under its limit of bound variables (32766; 999 before 3.32).
 _SQLITE_INSERT_ROWS = 100
 
 
-def insert_messages(db: DbSession, messages: Sequence[Message]) -> list[int]:
-    """Insert new attempt rows: one statement (an array a column) on PostgreSQL, a multi-row VALUES
-    of a hundred rows straight to the driver on SQLite; their ids, in order. Each new message
-    leads with a different text, so `reminder_id` says which returned id is whose."""
+def insert_messages(db: DbSession, messages: Sequence[NewMessage], worker: str, now: datetime) -> list[int]:
+    """Insert new attempt rows (`submitting`, by `worker`, made `now`): one statement on PostgreSQL
+    (an array a column), a multi-row VALUES of a hundred rows straight to the driver on SQLite.
+    Their ids, in order. Each new message leads with a different text, so `reminder_id` says
+    which returned id is whose."""
     if not messages:
         return []
     dialect = db.get_bind().dialect
-    columns = [
-        _bound(MESSAGES, name, (m.__dict__[name] for m in messages), dialect) for name in _MESSAGE_COLUMNS
-    ]
+    shared = (
+        MessageStatus.SUBMITTING.value,
+        worker,
+        *_bound(MESSAGES, "created_at", [now, now], dialect),
+    )
     quoted = ", ".join(f'"{name}"' for name in _MESSAGE_COLUMNS)
     connection = db.connection()
     ids: dict[int, int] = {}
     if is_postgresql(db):
         # One text for a batch of any size, prepared once (a VALUES list of placeholders would be
-        # parsed again each time by psycopg, which caches only short statements). A value the
-        # whole batch shares (the status, the worker, the instant) is one parameter, not an array.
-        params: dict[str, Any] = {}
-        arrays, names, selected = [], [], []
-        for j, (name, values) in enumerate(zip(_MESSAGE_COLUMNS, columns, strict=True)):
-            column_type = MESSAGES.c[name].type
-            if j > 0 and values.count(values[0]) == len(values):  # (the lead text's id is an array)
-                params[f"c{j}"] = values[0]
-                selected.append(f"CAST(%(c{j})s AS {column_type.compile(dialect)})")
-                continue
-            if isinstance(column_type, Integer):
-                params[f"c{j}"] = _joined(values)
-                arrays.append(_ints(f"c{j}"))
-            else:
-                params[f"c{j}"] = values
-                arrays.append(_array(f"c{j}", column_type.compile(dialect)))
-            names.append(f"c{j}")
-            selected.append(f"v.c{j}")
+        # parsed again each time by psycopg, which caches only short statements); what the whole
+        # batch shares is one parameter each, the rest an array a column.
+        types = [MESSAGES.c[name].type.compile(dialect) for name in _MESSAGE_COLUMNS]
         rows = connection.exec_driver_sql(
-            f"INSERT INTO messages ({quoted}) SELECT {', '.join(selected)} "
-            f"FROM unnest({', '.join(arrays)}) AS v ({', '.join(names)}) RETURNING id, reminder_id",
-            params,
+            f"INSERT INTO messages ({quoted}) SELECT v.rid, v.pid, v.phone, v.words, "
+            + ", ".join(f"CAST(%(s{j})s AS {types[4 + j]})" for j in range(len(shared)))
+            + f" FROM unnest({_ints('reminder_ids')}, {_ints('patient_ids')}, {_array('to', types[2])}, "
+            f"{_array('body', types[3])}) AS v (rid, pid, phone, words) RETURNING id, reminder_id",
+            {
+                "reminder_ids": _joined(m.reminder_id for m in messages),
+                "patient_ids": _joined(m.patient_id for m in messages),
+                "to": [m.to for m in messages],
+                "body": [m.body for m in messages],
+                **{f"s{j}": value for j, value in enumerate(shared)},
+            },
         )
         ids.update((int(reminder_id), int(message_id)) for message_id, reminder_id in rows.all())
-        return [ids[m.__dict__["reminder_id"]] for m in messages]
-    values = list(zip(*columns, strict=True))
+        return [ids[m.reminder_id] for m in messages]
     one = f"({', '.join('?' * len(_MESSAGE_COLUMNS))})"
-    for start in range(0, len(values), _SQLITE_INSERT_ROWS):
-        chunk = values[start : start + _SQLITE_INSERT_ROWS]
+    for start in range(0, len(messages), _SQLITE_INSERT_ROWS):
+        chunk = messages[start : start + _SQLITE_INSERT_ROWS]
         many = ", ".join([one] * len(chunk))
         rows = connection.exec_driver_sql(
             f"INSERT INTO messages ({quoted}) VALUES {many} RETURNING id, reminder_id",
-            tuple(value for row in chunk for value in row),
+            tuple(value for message in chunk for value in (*message, *shared)),
         )
         ids.update((int(reminder_id), int(message_id)) for message_id, reminder_id in rows.all())
-    return [ids[m.__dict__["reminder_id"]] for m in messages]
+    return [ids[m.reminder_id] for m in messages]
