@@ -24,6 +24,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session as DbSession
 
@@ -60,6 +61,7 @@ class BatchPipeline:
         self.pool = pool
         self.composer = Composer(ctx)
         self.recorder = Recorder(ctx)
+        self._zones: dict[str, ZoneInfo] = {}
         # Sends a batch, patient group by patient group, and waits for them: on its own thread,
         # so that the main thread is free to prepare the next batch meanwhile.
         self._feeder = ThreadPoolExecutor(1, thread_name_prefix="feed")
@@ -237,7 +239,7 @@ class BatchPipeline:
                 opted_out=patient.opted_out_at is not None,
                 phone_invalid=patient.phone_invalid_at is not None,
                 appointment_status=appointment.status if appointment else None,
-                tz=zone(patient.timezone),
+                tz=self._zone(patient.timezone),
             ),
             now,
             self.ctx.settings.send_window,
@@ -256,6 +258,13 @@ class BatchPipeline:
             counts.add("deferred")
             return False
         return True
+
+    def _zone(self, name: str) -> ZoneInfo:
+        """A patient's zone, checked once per name for the worker's life (names come from rows)."""
+        tz = self._zones.get(name)
+        if tz is None:
+            tz = self._zones[name] = zone(name)
+        return tz
 
     def _callback_url(self, message_id: int) -> str | None:
         base = self.ctx.settings.public_base_url

@@ -87,18 +87,20 @@ def among(db: DbSession, column: _IdColumn, ids: Collection[int]) -> ColumnEleme
 
 
 def among_bound(postgresql: bool, column: _IdColumn, name: str) -> ColumnElement[bool]:
-    """As `among`, for a statement built once: the ids are bound per call under `name`, as
-    `bound_ids` gives them. On PostgreSQL they travel as one text ('1,2,3') that the server splits:
-    psycopg would dump a list element by element in Python."""
+    """As `among`, for a statement built once: the ids are bound per call under `name` as one text
+    (`bound_ids`) that the database splits, so the statement's text never changes and neither
+    psycopg nor SQLAlchemy handles the ids one by one. PostgreSQL: `= ANY(string_to_array(...))`;
+    SQLite: `IN (SELECT value FROM json_each(...))`. Both look the ids up by primary key."""
+    ids = bindparam(name, type_=String())
     if postgresql:
-        split = func.string_to_array(bindparam(name, type_=String()), literal_column("','"))
-        return column == any_(cast(split, ARRAY(BigInteger)))
-    return column.in_(bindparam(name, expanding=True))
+        return column == any_(cast(func.string_to_array(ids, literal_column("','")), ARRAY(BigInteger)))
+    return column.in_(select(func.json_each(ids).table_valued("value").c.value))
 
 
-def bound_ids(postgresql: bool, ids: Iterable[int]) -> str | list[int]:
-    """The value for an `among_bound` parameter."""
-    return ",".join(map(str, ids)) if postgresql else list(ids)
+def bound_ids(postgresql: bool, ids: Iterable[int]) -> str:
+    """The value for an `among_bound` parameter: '1,2,3' on PostgreSQL, '[1,2,3]' on SQLite."""
+    joined = ",".join(map(str, ids))
+    return joined if postgresql else f"[{joined}]"
 
 
 def gone_workers(silent_since: datetime | ColumnElement[datetime]) -> Select[str]:
