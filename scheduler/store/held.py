@@ -6,12 +6,14 @@ objects built from those rows (no session, no identity map, no flush). What the 
 composer change on the texts is written back in one statement per batch, only where this worker
 still holds the claim; new attempt rows go in with one multi-row INSERT.
 
-On PostgreSQL a batch's updates are one `UPDATE ... FROM unnest(...)` statement; on SQLite an
-executemany of one prepared UPDATE (SQLite runs it in C, row after row, inside the same write lock).
+On PostgreSQL a batch's updates are one `UPDATE ... FROM unnest(...)` statement, on SQLite one
+`UPDATE ... FROM json_each(...)`: the rows travel as one parameter, and the database runs through
+them in one step.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from operator import itemgetter
@@ -211,23 +213,27 @@ def _sqlite_update(
     now: datetime,
     worker: str | None,
 ) -> None:
-    """SQLite: one prepared UPDATE run for every row (an executemany straight to the driver, the
-    values bound as SQLAlchemy would bind them), only on held texts when `worker` is given."""
+    """SQLite: one UPDATE ... FROM json_each(rows) for all the rows, the values bound as SQLAlchemy
+    would bind them (one parameter: no values bound and no step taken row by row), only on held
+    texts when `worker` is given."""
     dialect = db.get_bind().dialect
     names = [k for k in rows[0] if k != key]
     assert names, "nothing to set"
     columns = [_bound(table, name, (row[name] for row in rows), dialect) for name in names]
-    stamp = _bound(table, "updated_at", [now], dialect)[0]
-    held = () if worker is None else (worker,)
-    sets = "".join(f'"{name}" = ?, ' for name in names)
-    where = "id = ?" if worker is None else "id = ? AND status = 'sending' AND claimed_by = ?"
+    values = json.dumps([[row[key], *bound] for row, *bound in zip(rows, *columns, strict=True)])
+    sets = "".join(f'"{name}" = {_item(j + 1)}, ' for j, name in enumerate(names))
+    where = f"{table.name}.id = {_item(0)}"
+    if worker is not None:
+        where += f" AND {table.name}.status = 'sending' AND {table.name}.claimed_by = ?"
     db.connection().exec_driver_sql(
-        f"UPDATE {table.name} SET {sets}updated_at = ? WHERE {where}",
-        [
-            (*values, stamp, row[key], *held)
-            for values, row in zip(zip(*columns, strict=True), rows, strict=True)
-        ],
+        f"UPDATE {table.name} SET {sets}updated_at = ? FROM json_each(?) AS v WHERE {where}",
+        (_bound(table, "updated_at", [now], dialect)[0], values, *(() if worker is None else (worker,))),
     )
+
+
+def _item(index: int) -> str:
+    """SQLite: element `index` of the json_each row `v` (a JSON array), as its SQL value."""
+    return f"json_extract(v.value, '$[{index}]')"
 
 
 def update_sent(
@@ -240,7 +246,7 @@ def update_sent(
     """The provider took these messages (`messages`: id, status, provider's id): set them, and end
     the claim on each text they carried (`texts`: id, provider's id) as sent, where this worker
     still holds it. On PostgreSQL one statement (the messages' UPDATE in a WITH clause), one round
-    trip to the server; on SQLite an executemany for each table."""
+    trip to the server; on SQLite one UPDATE ... FROM json_each for each table."""
     dialect = db.get_bind().dialect
     sent = _bound(REMINDERS, "status", [ReminderStatus.SENT], dialect)[0]
     stamp = _bound(REMINDERS, "updated_at", [now], dialect)[0]
@@ -251,13 +257,15 @@ def update_sent(
     if not is_postgresql(db):
         connection = db.connection()
         connection.exec_driver_sql(
-            "UPDATE messages SET status = ?, provider_sid = ?, updated_at = ? WHERE id = ?",
-            [(status, sid, stamp, mid) for mid, status, sid in messages],
+            f"UPDATE messages SET status = {_item(1)}, provider_sid = {_item(2)}, updated_at = ? "
+            f"FROM json_each(?) AS v WHERE messages.id = {_item(0)}",
+            (stamp, json.dumps(messages)),
         )
         connection.exec_driver_sql(
-            f"UPDATE reminders SET {text_sets.format(sent='?', sid='?', now='?')} "
-            "WHERE id = ? AND status = 'sending' AND claimed_by = ?",
-            [(sent, sid, stamp, stamp, rid, worker) for rid, sid in texts],
+            f"UPDATE reminders SET {text_sets.format(sent='?', sid=_item(1), now='?')} "
+            f"FROM json_each(?) AS v WHERE reminders.id = {_item(0)} "
+            "AND reminders.status = 'sending' AND reminders.claimed_by = ?",
+            (sent, stamp, stamp, json.dumps(texts), worker),
         )
         return
     sid_type = MESSAGES.c.provider_sid.type.compile(dialect)
