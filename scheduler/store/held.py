@@ -360,13 +360,11 @@ class NewMessage(NamedTuple):
 
 
 _MESSAGE_COLUMNS = ("reminder_id", "patient_id", "to", "body", "status", "worker", "created_at", "updated_at")
-# Rows per INSERT on SQLite: well under its limit of bound variables (32766; 999 before 3.32).
-_SQLITE_INSERT_ROWS = 100
 
 
 def insert_messages(db: DbSession, messages: Sequence[NewMessage], worker: str, now: datetime) -> list[int]:
-    """Insert new attempt rows (`submitting`, by `worker`, made `now`): one statement on PostgreSQL
-    (an array a column), a multi-row VALUES of a hundred rows straight to the driver on SQLite.
+    """Insert new attempt rows (`submitting`, by `worker`, made `now`) with one statement: from
+    arrays on PostgreSQL, from one JSON parameter on SQLite.
     Their ids, in order. Each new message leads with a different text, so `reminder_id` says
     which returned id is whose."""
     if not messages:
@@ -400,13 +398,10 @@ def insert_messages(db: DbSession, messages: Sequence[NewMessage], worker: str, 
         )
         ids.update((int(reminder_id), int(message_id)) for message_id, reminder_id in rows.all())
         return [ids[m.reminder_id] for m in messages]
-    one = f"({', '.join('?' * len(_MESSAGE_COLUMNS))})"
-    for start in range(0, len(messages), _SQLITE_INSERT_ROWS):
-        chunk = messages[start : start + _SQLITE_INSERT_ROWS]
-        many = ", ".join([one] * len(chunk))
-        rows = connection.exec_driver_sql(
-            f"INSERT INTO messages ({quoted}) VALUES {many} RETURNING id, reminder_id",
-            tuple(value for message in chunk for value in (*message, *shared)),
-        )
-        ids.update((int(reminder_id), int(message_id)) for message_id, reminder_id in rows.all())
+    rows = connection.exec_driver_sql(
+        f"INSERT INTO messages ({quoted}) SELECT {', '.join(_item(j) for j in range(4))}, ?, ?, ?, ? "
+        "FROM json_each(?) AS v RETURNING id, reminder_id",
+        (*shared, json.dumps(messages)),
+    )
+    ids.update((int(reminder_id), int(message_id)) for message_id, reminder_id in rows.all())
     return [ids[m.reminder_id] for m in messages]
