@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -139,6 +139,9 @@ class BatchPipeline:
                 done[index] = self._send_group(*groups[index])
 
         loops = [self.pool.submit(loop) for _ in range(min(self.ctx.options.threads, len(groups)))]
+        # Every loop has finished before this returns or raises: nothing of this batch is still
+        # being sent when the next one goes.
+        wait(loops)
         for future in loops:
             future.result()
         return [result for results in done for result in results]
