@@ -166,19 +166,42 @@ def detached(cls: type[M], values: Mapping[str, Any]) -> M:
 
 def update_held(db: DbSession, rows: Sequence[Mapping[str, Any]], worker: str, now: datetime) -> None:
     """Set the columns named in `rows` (each with `rid`, the reminder's id, and the same keys) on
-    the reminders this worker still holds: one statement for the batch."""
-    if is_postgresql(db):
-        _update_from_values(db, "reminders", rows, {"now": now, "worker": worker}, held=True)
+    the reminders this worker still holds: one statement for the batch, its rows one parameter
+    per column on PostgreSQL (`unnest`), one JSON parameter on SQLite (`json_each`), bound as
+    SQLAlchemy would bind them. The statement's text depends only on the columns, so the server
+    and the driver prepare it once."""
+    dialect = db.get_bind().dialect
+    names = [k for k in rows[0] if k != "rid"]
+    assert names, "nothing to set"
+    columns = {name: _bound(REMINDERS, name, (row[name] for row in rows), dialect) for name in names}
+    stamp = _bound(REMINDERS, "updated_at", [now], dialect)[0]
+    if not is_postgresql(db):
+        values = json.dumps(
+            [[row["rid"], *bound] for row, *bound in zip(rows, *columns.values(), strict=True)]
+        )
+        sets = "".join(f'"{name}" = {_item(j + 1)}, ' for j, name in enumerate(names))
+        db.connection().exec_driver_sql(
+            f"UPDATE reminders SET {sets}updated_at = ? FROM json_each(?) AS v "
+            f"WHERE reminders.id = {_item(0)} AND reminders.status = 'sending' AND reminders.claimed_by = ?",
+            (stamp, values, worker),
+        )
         return
-    _sqlite_update(db, REMINDERS, "rid", rows, now, worker)
-
-
-def update_messages(db: DbSession, rows: Sequence[Mapping[str, Any]], now: datetime) -> None:
-    """Set the columns named in `rows` (each with `mid`, the message's id) on those messages."""
-    if is_postgresql(db):
-        _update_from_values(db, "messages", rows, {"now": now}, held=False)
-        return
-    _sqlite_update(db, MESSAGES, "mid", rows, now, None)
+    params: dict[str, Any] = {"ids": _joined(row["rid"] for row in rows), "now": stamp, "worker": worker}
+    arrays = [_ints("ids")]
+    for j, name in enumerate(names):
+        column_type = REMINDERS.c[name].type
+        if isinstance(column_type, Integer):
+            params[f"c{j}"] = _joined(columns[name])
+            arrays.append(_ints(f"c{j}"))
+        else:
+            params[f"c{j}"] = columns[name]
+            arrays.append(_array(f"c{j}", column_type.compile(dialect)))
+    db.connection().exec_driver_sql(
+        f"UPDATE reminders SET {', '.join(f'{name} = v.{name}' for name in names)}, updated_at = %(now)s "
+        f"FROM unnest({', '.join(arrays)}) AS v (rid, {', '.join(names)}) "
+        "WHERE reminders.id = v.rid AND reminders.status = 'sending' AND reminders.claimed_by = %(worker)s",
+        params,
+    )
 
 
 # Bind processors by table, column and dialect: what SQLAlchemy would apply to each value.
@@ -203,32 +226,6 @@ def _bound(table: Table, name: str, values: Iterable[Any], dialect: Dialect) -> 
     if values and all(v is values[0] for v in values):
         return [process(values[0])] * len(values)  # one instant for the batch (`now`), bound once
     return [process(v) for v in values]
-
-
-def _sqlite_update(
-    db: DbSession,
-    table: Table,
-    key: str,
-    rows: Sequence[Mapping[str, Any]],
-    now: datetime,
-    worker: str | None,
-) -> None:
-    """SQLite: one UPDATE ... FROM json_each(rows) for all the rows, the values bound as SQLAlchemy
-    would bind them (one parameter: no values bound and no step taken row by row), only on held
-    texts when `worker` is given."""
-    dialect = db.get_bind().dialect
-    names = [k for k in rows[0] if k != key]
-    assert names, "nothing to set"
-    columns = [_bound(table, name, (row[name] for row in rows), dialect) for name in names]
-    values = json.dumps([[row[key], *bound] for row, *bound in zip(rows, *columns, strict=True)])
-    sets = "".join(f'"{name}" = {_item(j + 1)}, ' for j, name in enumerate(names))
-    where = f"{table.name}.id = {_item(0)}"
-    if worker is not None:
-        where += f" AND {table.name}.status = 'sending' AND {table.name}.claimed_by = ?"
-    db.connection().exec_driver_sql(
-        f"UPDATE {table.name} SET {sets}updated_at = ? FROM json_each(?) AS v WHERE {where}",
-        (_bound(table, "updated_at", [now], dialect)[0], values, *(() if worker is None else (worker,))),
-    )
 
 
 def _item(index: int) -> str:
@@ -304,50 +301,6 @@ def _array(name: str, element_type: str) -> str:
     """PostgreSQL: the array parameter `name`, sent in binary (psycopg dumps a list in text form
     element by element in Python, quoting each string), as an array of `element_type`."""
     return f"CAST(%({name})b AS {element_type}[])"
-
-
-def _update_from_values(
-    db: DbSession,
-    table: str,
-    rows: Sequence[Mapping[str, Any]],
-    fixed: dict[str, Any],
-    *,
-    held: bool,
-) -> None:
-    sql, params = _unnest_update(db, table, rows, "u", held=held)
-    fixed = {**fixed, "now": _bound(REMINDERS, "updated_at", [fixed["now"]], db.get_bind().dialect)[0]}
-    db.connection().exec_driver_sql(sql, {**params, **fixed})
-
-
-def _unnest_update(
-    db: DbSession, table: str, rows: Sequence[Mapping[str, Any]], prefix: str, *, held: bool = False
-) -> tuple[str, dict[str, Any]]:
-    """PostgreSQL: `UPDATE table SET ... FROM unnest(ids, col1, ...) AS v WHERE id = v.id` and its
-    parameters, one array per column: the statement's text is the same for every batch, so the
-    server and the driver prepare it once. `now` (and `worker` when `held`) are left to bind."""
-    target = REMINDERS if table == "reminders" else MESSAGES
-    key = "rid" if table == "reminders" else "mid"
-    names = [k for k in rows[0] if k != key]
-    dialect = db.get_bind().dialect
-    params: dict[str, Any] = {f"{prefix}k": _joined(row[key] for row in rows)}
-    arrays = [_ints(f"{prefix}k")]
-    for j, name in enumerate(names):
-        column_type = target.c[name].type
-        if isinstance(column_type, Integer):
-            params[f"{prefix}{j}"] = _joined(row[name] for row in rows)
-            arrays.append(_ints(f"{prefix}{j}"))
-        else:
-            params[f"{prefix}{j}"] = _bound(target, name, (row[name] for row in rows), dialect)
-            arrays.append(_array(f"{prefix}{j}", column_type.compile(dialect)))
-    sets = ", ".join(f"{name} = {prefix}v.{name}" for name in names)
-    where = f"{table}.id = {prefix}v.{key}"
-    if held:
-        where += f" AND {table}.status = 'sending' AND {table}.claimed_by = %(worker)s"
-    sql = (
-        f"UPDATE {table} SET {sets}, updated_at = %(now)s "
-        f"FROM unnest({', '.join(arrays)}) AS {prefix}v ({key}, {', '.join(names)}) WHERE {where}"
-    )
-    return sql, params
 
 
 class NewMessage(NamedTuple):
