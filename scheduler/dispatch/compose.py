@@ -43,7 +43,7 @@ _CONFIRM_SENT = (ReminderStatus.SENT, ReminderStatus.DELIVERED, ReminderStatus.U
 Gate = Callable[[DbSession, Reminder, Patient, Appointment | None, datetime, Counts], bool]
 
 
-@dataclass
+@dataclass(slots=True)
 class Outgoing:
     """One message about to be sent, and the texts it carries (the first leads)."""
 

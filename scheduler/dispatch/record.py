@@ -52,7 +52,7 @@ _COUNTED_AS = {
 _TAKEN = frozenset(s for s, rank in RANK.items() if 1 <= rank <= RANK[MessageStatus.SENT])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Prepared:
     message_id: int
     patient_id: int
@@ -60,7 +60,7 @@ class Prepared:
     sms: OutgoingSms
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SendResult:
     """What became of one prepared message: a receipt, an error, or withdrawn unsent: because the
     worker is stopping (the texts wait for the next tick), or why they will not go."""
