@@ -19,10 +19,12 @@ bad number) withdraws that patient's messages in the next batch as it does withi
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session as DbSession
 
@@ -59,6 +61,7 @@ class BatchPipeline:
         self.pool = pool
         self.composer = Composer(ctx)
         self.recorder = Recorder(ctx)
+        self._zones: dict[str, ZoneInfo] = {}
         # Sends a batch, patient group by patient group, and waits for them: on its own thread,
         # so that the main thread is free to prepare the next batch meanwhile.
         self._feeder = ThreadPoolExecutor(1, thread_name_prefix="feed")
@@ -121,7 +124,27 @@ class BatchPipeline:
         for item in prepared:
             by_patient.setdefault(item.patient_id, []).append(item)
         groups = [(group, refused.get(patient_id)) for patient_id, group in by_patient.items()]
-        return [r for done in self.pool.map(lambda g: self._send_group(*g), groups) for r in done]
+        # One loop a thread, each taking the next patient's group until none is left: a task (and
+        # a wake-up of this thread) per thread, not per patient.
+        done: list[list[SendResult]] = [[] for _ in groups]
+        taken = iter(range(len(groups)))
+        lock = threading.Lock()
+
+        def loop() -> None:
+            while True:
+                with lock:
+                    index = next(taken, None)
+                if index is None:
+                    return
+                done[index] = self._send_group(*groups[index])
+
+        loops = [self.pool.submit(loop) for _ in range(min(self.ctx.options.threads, len(groups)))]
+        # Every loop has finished before this returns or raises: nothing of this batch is still
+        # being sent when the next one goes.
+        wait(loops)
+        for future in loops:
+            future.result()
+        return [result for results in done for result in results]
 
     def _run_in_doubt_groups(self, groups: list[list[int]], counts: Counts) -> None:
         for group in groups:
@@ -177,7 +200,7 @@ class BatchPipeline:
                 )
             ]
             # The new messages' ids go into their status callback URLs.
-            ids = insert_messages(db, [item.message for item in outgoing])
+            ids = insert_messages(db, [item.message for item in outgoing], ctx.worker, now)
             prepared = []
             for item, message_id in zip(outgoing, ids, strict=True):
                 for reminder in item.reminders:
@@ -186,7 +209,7 @@ class BatchPipeline:
                 prepared.append(
                     Prepared(
                         message_id,
-                        item.message.patient_id or 0,
+                        item.message.patient_id,
                         [r.id for r in item.reminders],
                         OutgoingSms(
                             to=item.message.to,
@@ -219,7 +242,7 @@ class BatchPipeline:
                 opted_out=patient.opted_out_at is not None,
                 phone_invalid=patient.phone_invalid_at is not None,
                 appointment_status=appointment.status if appointment else None,
-                tz=zone(patient.timezone),
+                tz=self._zone(patient.timezone),
             ),
             now,
             self.ctx.settings.send_window,
@@ -238,6 +261,13 @@ class BatchPipeline:
             counts.add("deferred")
             return False
         return True
+
+    def _zone(self, name: str) -> ZoneInfo:
+        """A patient's zone, checked once per name for the worker's life (names come from rows)."""
+        tz = self._zones.get(name)
+        if tz is None:
+            tz = self._zones[name] = zone(name)
+        return tz
 
     def _callback_url(self, message_id: int) -> str | None:
         base = self.ctx.settings.public_base_url

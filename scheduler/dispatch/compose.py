@@ -29,7 +29,7 @@ from scheduler.domain.states import (
 from scheduler.domain.templates import TextContext, combine, part_name, render
 from scheduler.domain.timeutil import to_local, to_utc
 from scheduler.services.planning import Planner
-from scheduler.store.held import HeldTexts, detached
+from scheduler.store.held import HeldTexts, NewMessage
 from scheduler.store.models import Appointment, Message, Patient, Reminder
 from scheduler.store.outbox import claim_more, release
 
@@ -43,11 +43,11 @@ _CONFIRM_SENT = (ReminderStatus.SENT, ReminderStatus.DELIVERED, ReminderStatus.U
 Gate = Callable[[DbSession, Reminder, Patient, Appointment | None, datetime, Counts], bool]
 
 
-@dataclass
+@dataclass(slots=True)
 class Outgoing:
     """One message about to be sent, and the texts it carries (the first leads)."""
 
-    message: Message
+    message: NewMessage
     reminders: list[Reminder]
 
 
@@ -56,6 +56,9 @@ class Composer:
         self.ctx = ctx
         self.voice = ctx.settings.voice
         self.planner = Planner(ctx.settings, ctx.protocols)
+        # A text on its own (a welcome) speaks of no session: its words depend only on the kind
+        # and the language, so each is rendered once per worker.
+        self._alone_bodies: dict[tuple[str, str], str] = {}
 
     def outgoing(
         self,
@@ -104,24 +107,16 @@ class Composer:
         return out
 
     def _alone(self, patient: Patient, reminder: Reminder, now: datetime) -> Outgoing:
-        text = TextContext(self.voice, language=patient.language)
-        return self._message(patient, [reminder], render(reminder.kind, text), now)
+        key = (reminder.kind, patient.language)
+        body = self._alone_bodies.get(key)
+        if body is None:
+            body = self._alone_bodies[key] = render(
+                reminder.kind, TextContext(self.voice, language=patient.language)
+            )
+        return self._message(patient, [reminder], body, now)
 
     def _message(self, patient: Patient, carried: list[Reminder], body: str, now: datetime) -> Outgoing:
-        message = detached(
-            Message,
-            {
-                "reminder_id": carried[0].id,
-                "patient_id": patient.id,
-                "to": patient.phone,
-                "body": body,
-                "status": MessageStatus.SUBMITTING,
-                "worker": self.ctx.worker,
-                "created_at": now,
-                "updated_at": now,
-            },
-        )
-        return Outgoing(message, carried)
+        return Outgoing(NewMessage(carried[0].id, patient.id, patient.phone, body), carried)
 
     def _part(
         self, reminder: Reminder, appointments: dict[int, Appointment], plan: PlanContext, asked: set[int]

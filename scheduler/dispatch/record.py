@@ -13,8 +13,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session as DbSession
 
 from scheduler.dispatch.context import Counts, SendContext
@@ -27,7 +28,15 @@ from scheduler.services.planning import Planner
 from scheduler.sms import OutgoingSms, SendReceipt, mask_phone
 from scheduler.store.held import MESSAGES, REMINDERS, update_sent
 from scheduler.store.models import Message, Patient, Reminder
-from scheduler.store.outbox import SENDING, among, held_batch, record_sent, release
+from scheduler.store.outbox import (
+    SENDING,
+    among_bound,
+    bound_ids,
+    held_batch,
+    is_postgresql,
+    record_sent,
+    release,
+)
 from scheduler.store.status import RANK, advance_message
 from scheduler.store.uow import UnitOfWork
 
@@ -43,7 +52,7 @@ _COUNTED_AS = {
 _TAKEN = frozenset(s for s, rank in RANK.items() if 1 <= rank <= RANK[MessageStatus.SENT])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Prepared:
     message_id: int
     patient_id: int
@@ -51,7 +60,7 @@ class Prepared:
     sms: OutgoingSms
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SendResult:
     """What became of one prepared message: a receipt, an error, or withdrawn unsent: because the
     worker is stopping (the texts wait for the next tick), or why they will not go."""
@@ -61,6 +70,19 @@ class SendResult:
     error: SmsSendError | None = None
     stopping: bool = False
     withdrawn: Reason | None = None
+
+
+def _look_statement(postgresql: bool) -> Select[Any]:
+    """The texts among `:ids` still being sent, with the message each points at, both locked."""
+    return (
+        select(REMINDERS.c.id, REMINDERS.c.claimed_by, MESSAGES.c.id.label("mid"), MESSAGES.c.status)
+        .join_from(REMINDERS, MESSAGES, MESSAGES.c.id == REMINDERS.c.message_id)
+        .where(among_bound(postgresql, REMINDERS.c.id, "ids"), SENDING)
+        .with_for_update()
+    )
+
+
+_LOOK = {postgresql: _look_statement(postgresql) for postgresql in (False, True)}
 
 
 class Recorder:
@@ -76,7 +98,7 @@ class Recorder:
             db = uow.db
             plain, other = self._split(db, results)
             if plain:
-                self._record_plain(db, plain, now, counts)
+                self._record_plain(db, plain, now, counts, debugging=log.isEnabledFor(logging.DEBUG))
             if other:
                 self._record_others(db, other, now, counts)
             uow.commit()
@@ -85,20 +107,11 @@ class Recorder:
         """The plain results (see the module's doc) and the others. Locks the messages and the
         texts, so that nothing changes them between this look and the writes."""
         # The texts with the message each points at, both locked: one statement, by primary keys.
-        rows = (
-            db.connection()
-            .execute(
-                select(REMINDERS.c.id, REMINDERS.c.claimed_by, MESSAGES.c.id.label("mid"), MESSAGES.c.status)
-                .join_from(REMINDERS, MESSAGES, MESSAGES.c.id == REMINDERS.c.message_id)
-                .where(
-                    among(db, REMINDERS.c.id, [i for r in results for i in r.prepared.reminder_ids]), SENDING
-                )
-                .with_for_update()
-            )
-            .all()
-        )
-        statuses = {row.mid: row.status for row in rows}
-        held = {row.id: row.mid for row in rows if row.claimed_by == self.ctx.worker}
+        ids = [i for r in results for i in r.prepared.reminder_ids]
+        postgresql = is_postgresql(db)
+        rows = db.connection().execute(_LOOK[postgresql], {"ids": bound_ids(postgresql, ids)}).all()
+        statuses = {mid: status for _id, _by, mid, status in rows}
+        held = {rid: mid for rid, claimed_by, mid, _status in rows if claimed_by == self.ctx.worker}
         plain: list[SendResult] = []
         other: list[SendResult] = []
         for result in results:
@@ -112,33 +125,21 @@ class Recorder:
             (plain if is_plain else other).append(result)
         return plain, other
 
-    def _record_plain(self, db: DbSession, results: list[SendResult], now: datetime, counts: Counts) -> None:
-        messages = []
-        texts = []
+    def _record_plain(
+        self, db: DbSession, results: list[SendResult], now: datetime, counts: Counts, *, debugging: bool
+    ) -> None:
+        messages: list[tuple[int, str, str | None]] = []
+        texts: list[tuple[int, str | None]] = []
         for result in results:
             receipt = result.receipt
             assert receipt is not None
-            messages.append(
-                {
-                    "mid": result.prepared.message_id,
-                    "status": receipt.status,
-                    "provider_sid": receipt.provider_sid,
-                }
-            )
-            for reminder_id in result.prepared.reminder_ids:
-                texts.append(
-                    {
-                        "rid": reminder_id,
-                        "status": ReminderStatus.SENT,
-                        "provider_sid": receipt.provider_sid,
-                        "sent_at": now,
-                        "error_code": None,
-                        "reason": None,
-                        "claimed_by": None,
-                        "lease_until": None,
-                    }
+            sid = receipt.provider_sid
+            messages.append((result.prepared.message_id, receipt.status, sid))
+            texts.extend((reminder_id, sid) for reminder_id in result.prepared.reminder_ids)
+            if debugging:
+                log.debug(
+                    "sent message %s to %s", result.prepared.message_id, mask_phone(result.prepared.sms.to)
                 )
-            log.debug("sent message %s to %s", result.prepared.message_id, mask_phone(result.prepared.sms.to))
         update_sent(db, messages, texts, self.ctx.worker, now)
         counts.add("sent", len(texts))
 

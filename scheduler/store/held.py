@@ -6,27 +6,32 @@ objects built from those rows (no session, no identity map, no flush). What the 
 composer change on the texts is written back in one statement per batch, only where this worker
 still holds the claim; new attempt rows go in with one multi-row INSERT.
 
-On PostgreSQL a batch's updates are one `UPDATE ... FROM unnest(...)` statement; on SQLite an
-executemany of one prepared UPDATE (SQLite runs it in C, row after row, inside the same write lock).
+On PostgreSQL a batch's updates are one `UPDATE ... FROM unnest(...)` statement, on SQLite one
+`UPDATE ... FROM json_each(...)`: the rows travel as one parameter, and the database runs through
+them in one step.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+import json
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from operator import itemgetter
+from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import Table, bindparam, insert, select, text, update
+from sqlalchemy import Dialect, Integer, Select, Table, bindparam, select
 from sqlalchemy.orm import Session as DbSession
 
+from scheduler.domain.states import MessageStatus, ReminderStatus
 from scheduler.store.models import Appointment, Base, Message, Patient, Reminder
-from scheduler.store.outbox import SENDING, among, is_postgresql
+from scheduler.store.outbox import SENDING, among_bound, bound_ids, is_postgresql
 
 M = TypeVar("M", bound=Base)
 
 REMINDERS: Table = Reminder.__table__  # type: ignore[assignment]
 MESSAGES: Table = Message.__table__  # type: ignore[assignment]
 APPOINTMENTS: Table = Appointment.__table__  # type: ignore[assignment]
+PATIENTS: Table = Patient.__table__  # type: ignore[assignment]
 
 # What the gates and the composer may change on a claimed text, and so what is written back.
 _MUTABLE = ("status", "reason", "claimed_by", "lease_until", "due_at", "attempts", "message_id")
@@ -58,6 +63,20 @@ _PATIENT_COLUMNS = (
 )
 
 
+def _load_statement(postgresql: bool) -> Select[Any]:
+    """The held texts among `:ids` with their patients, the texts locked (built once per dialect)."""
+    r, p = REMINDERS.c, PATIENTS.c
+    return (
+        select(*[r[name] for name in _REMINDER_COLUMNS], *[p[name] for name in _PATIENT_COLUMNS[1:]])
+        .join_from(REMINDERS, PATIENTS, p.id == r.patient_id)
+        .where(among_bound(postgresql, r.id, "ids"), SENDING, r.claimed_by == bindparam("worker"))
+        .with_for_update(of=REMINDERS)
+    )
+
+
+_LOAD = {postgresql: _load_statement(postgresql) for postgresql in (False, True)}
+
+
 class HeldTexts:
     """The texts of one batch this worker holds, as detached objects, and what became of them."""
 
@@ -72,31 +91,25 @@ class HeldTexts:
         in `patients`, not locked: the gates only read them)."""
         if not reminder_ids:
             return {}
-        r, p = REMINDERS.c, Patient.__table__.c
-        columns = [r[name] for name in _REMINDER_COLUMNS]
-        patient_columns = [p[name].label(f"p_{name}") for name in _PATIENT_COLUMNS if name != "id"]
         rows = (
             self.db.connection()
             .execute(
-                select(*columns, *patient_columns)
-                .join_from(REMINDERS, Patient.__table__, p.id == r.patient_id)
-                .where(among(self.db, r.id, reminder_ids), SENDING, r.claimed_by == self.worker)
-                .with_for_update(of=REMINDERS)
+                _LOAD[postgresql := is_postgresql(self.db)],
+                {"ids": bound_ids(postgresql, reminder_ids), "worker": self.worker},
             )
             .all()
         )
+        # Rows are read by position: a Row's mapping looks each name up (about 2 µs a column).
+        split = len(_REMINDER_COLUMNS)
         found: dict[int, Reminder] = {}
         for row in rows:
-            values = row._mapping
-            if values["patient_id"] not in self.patients:
-                self.patients[values["patient_id"]] = detached(
-                    Patient,
-                    {
-                        "id": values["patient_id"],
-                        **{name: values[f"p_{name}"] for name in _PATIENT_COLUMNS[1:]},
-                    },
+            values = dict(zip(_REMINDER_COLUMNS, row[:split], strict=True))
+            patient_id = values["patient_id"]
+            if patient_id not in self.patients:
+                self.patients[patient_id] = detached(
+                    Patient, dict(zip(_PATIENT_COLUMNS, (patient_id, *row[split:]), strict=True))
                 )
-            reminder = detached(Reminder, {name: values[name] for name in _REMINDER_COLUMNS})
+            reminder = detached(Reminder, values)
             self._texts[reminder.id] = (reminder, _snapshot(reminder))
             found[reminder.id] = reminder
         return found
@@ -106,26 +119,40 @@ class HeldTexts:
         wanted = {i for i in appointment_ids if i is not None}
         if not wanted:
             return {}
-        rows = self.db.connection().execute(select(APPOINTMENTS).where(APPOINTMENTS.c.id.in_(wanted))).all()
-        return {row.id: detached(Appointment, dict(row._mapping)) for row in rows}
+        result = self.db.connection().execute(select(APPOINTMENTS).where(APPOINTMENTS.c.id.in_(wanted)))
+        names = list(result.keys())
+        return {row[0]: detached(Appointment, dict(zip(names, row, strict=True))) for row in result}
 
     def write_back(self, now: datetime) -> int:
         """Write what changed on the held texts, only where this worker still holds them (it does:
         they are locked). How many rows changed."""
-        changed = []
-        for reminder, before in self._texts.values():
-            if _snapshot(reminder) != before:
-                changed.append({"rid": reminder.id, **{name: getattr(reminder, name) for name in _MUTABLE}})
-        if not changed:
-            return 0
-        update_held(self.db, changed, self.worker, now)
-        for reminder, _before in self._texts.values():
-            self._texts[reminder.id] = (reminder, _snapshot(reminder))
-        return len(changed)
+        # Rows that changed the same columns go in one statement (most often only `message_id`:
+        # the texts about to be sent); the other columns are as they were, the rows being locked.
+        changed: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for reminder_id, (reminder, before) in self._texts.items():
+            after = _snapshot(reminder)
+            if after == before:
+                continue
+            differ = [
+                (name, new) for name, new, old in zip(_MUTABLE, after, before, strict=True) if new != old
+            ]
+            changed.setdefault(tuple(name for name, _new in differ), []).append(
+                {"rid": reminder_id, **dict(differ)}
+            )
+            self._texts[reminder_id] = (reminder, after)
+        for rows in changed.values():
+            update_held(self.db, rows, self.worker, now)
+        return sum(len(rows) for rows in changed.values())
+
+
+_MUTABLE_VALUES = itemgetter(*_MUTABLE)
 
 
 def _snapshot(reminder: Reminder) -> tuple[Any, ...]:
-    return tuple(getattr(reminder, name) for name in _MUTABLE)
+    # A detached object keeps every loaded column in its __dict__ (see `detached`), and setting
+    # an attribute writes there: read it directly, not through the attribute descriptors.
+    values: tuple[Any, ...] = _MUTABLE_VALUES(reminder.__dict__)
+    return values
 
 
 def detached(cls: type[M], values: Mapping[str, Any]) -> M:
@@ -139,146 +166,195 @@ def detached(cls: type[M], values: Mapping[str, Any]) -> M:
 
 def update_held(db: DbSession, rows: Sequence[Mapping[str, Any]], worker: str, now: datetime) -> None:
     """Set the columns named in `rows` (each with `rid`, the reminder's id, and the same keys) on
-    the reminders this worker still holds: one statement for the batch."""
+    the reminders this worker still holds: one statement for the batch, its rows one parameter
+    per column on PostgreSQL (`unnest`), one JSON parameter on SQLite (`json_each`), bound as
+    SQLAlchemy would bind them. The statement's text depends only on the columns, so the server
+    and the driver prepare it once."""
+    dialect = db.get_bind().dialect
     names = [k for k in rows[0] if k != "rid"]
-    if is_postgresql(db):
-        _update_from_values(db, "reminders", rows, {"now": now, "worker": worker}, held=True)
+    assert names, "nothing to set"
+    columns = {name: _bound(REMINDERS, name, (row[name] for row in rows), dialect) for name in names}
+    stamp = _bound(REMINDERS, "updated_at", [now], dialect)[0]
+    if not is_postgresql(db):
+        values = json.dumps(
+            [[row["rid"], *bound] for row, *bound in zip(rows, *columns.values(), strict=True)]
+        )
+        sets = "".join(f'"{name}" = {_item(j + 1)}, ' for j, name in enumerate(names))
+        db.connection().exec_driver_sql(
+            f"UPDATE reminders SET {sets}updated_at = ? FROM json_each(?) AS v "
+            f"WHERE reminders.id = {_item(0)} AND reminders.status = 'sending' AND reminders.claimed_by = ?",
+            (stamp, values, worker),
+        )
         return
-    db.connection().execute(
-        update(REMINDERS)
-        .where(REMINDERS.c.id == bindparam("rid"), SENDING, REMINDERS.c.claimed_by == worker)
-        .values({**{name: bindparam(f"b_{name}") for name in names}, "updated_at": now}),
-        _prefixed(rows, "rid"),
+    params: dict[str, Any] = {"ids": _joined(row["rid"] for row in rows), "now": stamp, "worker": worker}
+    arrays = [_ints("ids")]
+    for j, name in enumerate(names):
+        column_type = REMINDERS.c[name].type
+        if isinstance(column_type, Integer):
+            params[f"c{j}"] = _joined(columns[name])
+            arrays.append(_ints(f"c{j}"))
+        else:
+            params[f"c{j}"] = columns[name]
+            arrays.append(_array(f"c{j}", column_type.compile(dialect)))
+    db.connection().exec_driver_sql(
+        f"UPDATE reminders SET {', '.join(f'{name} = v.{name}' for name in names)}, updated_at = %(now)s "
+        f"FROM unnest({', '.join(arrays)}) AS v (rid, {', '.join(names)}) "
+        "WHERE reminders.id = v.rid AND reminders.status = 'sending' AND reminders.claimed_by = %(worker)s",
+        params,
     )
 
 
-def update_messages(db: DbSession, rows: Sequence[Mapping[str, Any]], now: datetime) -> None:
-    """Set the columns named in `rows` (each with `mid`, the message's id) on those messages."""
-    names = [k for k in rows[0] if k != "mid"]
-    if is_postgresql(db):
-        _update_from_values(db, "messages", rows, {"now": now}, held=False)
-        return
-    db.connection().execute(
-        update(MESSAGES)
-        .where(MESSAGES.c.id == bindparam("mid"))
-        .values({**{name: bindparam(f"b_{name}") for name in names}, "updated_at": now}),
-        _prefixed(rows, "mid"),
-    )
+# Bind processors by table, column and dialect: what SQLAlchemy would apply to each value.
+_PROCESSORS: dict[tuple[str, str, Dialect], Callable[[Any], Any] | None] = {}
 
 
-def _prefixed(rows: Sequence[Mapping[str, Any]], key: str) -> list[dict[str, Any]]:
-    """Parameters for an executemany: a bind parameter may not take a column's own name."""
-    return [{(k if k == key else f"b_{k}"): v for k, v in row.items()} for row in rows]
+def _processor(table: Table, name: str, dialect: Dialect) -> Callable[[Any], Any] | None:
+    key = (table.name, name, dialect)
+    if key not in _PROCESSORS:
+        # The dialect's own implementation of the type (on SQLite, DATETIME writes its text form).
+        column_type = table.c[name].type
+        _PROCESSORS[key] = column_type.dialect_impl(dialect).bind_processor(dialect)
+    return _PROCESSORS[key]
+
+
+def _bound(table: Table, name: str, values: Iterable[Any], dialect: Dialect) -> list[Any]:
+    """`values` of the column `name` as the driver takes them."""
+    process = _processor(table, name, dialect)
+    values = list(values)
+    if process is None:
+        return values
+    if values and all(v is values[0] for v in values):
+        return [process(values[0])] * len(values)  # one instant for the batch (`now`), bound once
+    return [process(v) for v in values]
+
+
+def _item(index: int) -> str:
+    """SQLite: element `index` of the json_each row `v` (a JSON array), as its SQL value."""
+    return f"json_extract(v.value, '$[{index}]')"
 
 
 def update_sent(
     db: DbSession,
-    messages: Sequence[Mapping[str, Any]],
-    texts: Sequence[Mapping[str, Any]],
+    messages: Sequence[tuple[int, str, str | None]],
+    texts: Sequence[tuple[int, str | None]],
     worker: str,
     now: datetime,
 ) -> None:
-    """`update_messages` and `update_held` together: on PostgreSQL one statement (the messages'
-    UPDATE in a WITH clause), one round trip to the server."""
-    if not is_postgresql(db):
-        update_messages(db, messages, now)
-        update_held(db, texts, worker, now)
-        return
-    first, params = _unnest_update(db, "messages", messages, "m")
-    second, more = _unnest_update(db, "reminders", texts, "r", held=True)
-    statement = text(f"WITH sent AS ({first} RETURNING 1) {second}").bindparams(
-        bindparam("now", type_=REMINDERS.c.updated_at.type)
-    )
-    db.connection().execute(statement, {**params, **more, "now": now, "worker": worker})
-
-
-def _update_from_values(
-    db: DbSession,
-    table: str,
-    rows: Sequence[Mapping[str, Any]],
-    fixed: dict[str, Any],
-    *,
-    held: bool,
-) -> None:
-    sql, params = _unnest_update(db, table, rows, "u", held=held)
-    statement = text(sql).bindparams(bindparam("now", type_=REMINDERS.c.updated_at.type))
-    db.connection().execute(statement, {**params, **fixed})
-
-
-def _unnest_update(
-    db: DbSession, table: str, rows: Sequence[Mapping[str, Any]], prefix: str, *, held: bool = False
-) -> tuple[str, dict[str, Any]]:
-    """PostgreSQL: `UPDATE table SET ... FROM unnest(ids, col1, ...) AS v WHERE id = v.id` and its
-    parameters, one array per column: the statement's text is the same for every batch, so the
-    server and the driver prepare it once. `:now` (and `:worker` when `held`) are left to bind."""
-    target = REMINDERS if table == "reminders" else MESSAGES
-    key = "rid" if table == "reminders" else "mid"
-    names = [k for k in rows[0] if k != key]
+    """The provider took these messages (`messages`: id, status, provider's id): set them, and end
+    the claim on each text they carried (`texts`: id, provider's id) as sent, where this worker
+    still holds it. On PostgreSQL one statement (the messages' UPDATE in a WITH clause), one round
+    trip to the server; on SQLite one UPDATE ... FROM json_each for each table."""
     dialect = db.get_bind().dialect
-    params: dict[str, Any] = {f"{prefix}k": [row[key] for row in rows]}
-    arrays = [f"CAST(:{prefix}k AS bigint[])"]
-    for j, name in enumerate(names):
-        column_type = target.c[name].type
-        process = column_type.bind_processor(dialect)
-        values = [row[name] for row in rows]
-        params[f"{prefix}{j}"] = [process(v) for v in values] if process else values
-        arrays.append(f"CAST(:{prefix}{j} AS {column_type.compile(dialect)}[])")
-    sets = ", ".join(f"{name} = {prefix}v.{name}" for name in names)
-    where = f"{table}.id = {prefix}v.{key}"
-    if held:
-        where += f" AND {table}.status = 'sending' AND {table}.claimed_by = :worker"
-    sql = (
-        f"UPDATE {table} SET {sets}, updated_at = :now "
-        f"FROM unnest({', '.join(arrays)}) AS {prefix}v ({key}, {', '.join(names)}) WHERE {where}"
+    sent = _bound(REMINDERS, "status", [ReminderStatus.SENT], dialect)[0]
+    stamp = _bound(REMINDERS, "updated_at", [now], dialect)[0]
+    text_sets = (
+        "status = {sent}, provider_sid = {sid}, sent_at = {now}, error_code = NULL, reason = NULL, "
+        "claimed_by = NULL, lease_until = NULL, updated_at = {now}"
     )
-    return sql, params
+    if not is_postgresql(db):
+        connection = db.connection()
+        connection.exec_driver_sql(
+            f"UPDATE messages SET status = {_item(1)}, provider_sid = {_item(2)}, updated_at = ? "
+            f"FROM json_each(?) AS v WHERE messages.id = {_item(0)}",
+            (stamp, json.dumps(messages)),
+        )
+        connection.exec_driver_sql(
+            f"UPDATE reminders SET {text_sets.format(sent='?', sid=_item(1), now='?')} "
+            f"FROM json_each(?) AS v WHERE reminders.id = {_item(0)} "
+            "AND reminders.status = 'sending' AND reminders.claimed_by = ?",
+            (sent, stamp, stamp, json.dumps(texts), worker),
+        )
+        return
+    sid_type = MESSAGES.c.provider_sid.type.compile(dialect)
+    status_type = MESSAGES.c.status.type.compile(dialect)
+    db.connection().exec_driver_sql(
+        "WITH sent AS (UPDATE messages SET status = v.status, provider_sid = v.sid, updated_at = %(now)s "
+        f"FROM unnest({_ints('mids')}, {_array('statuses', status_type)}, "
+        f"{_array('msids', sid_type)}) AS v (mid, status, sid) WHERE messages.id = v.mid RETURNING 1) "
+        f"UPDATE reminders SET {text_sets.format(sent='%(sent)s', sid='v.sid', now='%(now)s')} "
+        f"FROM unnest({_ints('rids')}, {_array('rsids', sid_type)}) AS v (rid, sid) "
+        "WHERE reminders.id = v.rid AND reminders.status = 'sending' AND reminders.claimed_by = %(worker)s",
+        {
+            "mids": _joined(m[0] for m in messages),
+            "statuses": [m[1] for m in messages],
+            "msids": [m[2] for m in messages],
+            "rids": _joined(t[0] for t in texts),
+            "rsids": [t[1] for t in texts],
+            "sent": sent,
+            "now": stamp,
+            "worker": worker,
+        },
+    )
 
 
-def insert_messages(db: DbSession, messages: Sequence[Message]) -> list[int]:
-    """Insert new attempt rows in one statement; their ids, in order."""
+def _ints(name: str) -> str:
+    """PostgreSQL: the parameter `name`, integers (or NULLs) as one text ('1,,3', see `_joined`),
+    split by the server into a bigint[]: cheaper to send than a list psycopg dumps in Python."""
+    return f"CAST(string_to_array(%({name})s, ',', '') AS bigint[])"
+
+
+def _joined(values: Iterable[int | None]) -> str:
+    return ",".join("" if v is None else str(v) for v in values)
+
+
+def _array(name: str, element_type: str) -> str:
+    """PostgreSQL: the array parameter `name`, sent in binary (psycopg dumps a list in text form
+    element by element in Python, quoting each string), as an array of `element_type`."""
+    return f"CAST(%({name})b AS {element_type}[])"
+
+
+class NewMessage(NamedTuple):
+    """An attempt about to be made: the text it leads with, its patient, the number and the words."""
+
+    reminder_id: int
+    patient_id: int
+    to: str
+    body: str
+
+
+_MESSAGE_COLUMNS = ("reminder_id", "patient_id", "to", "body", "status", "worker", "created_at", "updated_at")
+
+
+def insert_messages(db: DbSession, messages: Sequence[NewMessage], worker: str, now: datetime) -> list[int]:
+    """Insert new attempt rows (`submitting`, by `worker`, made `now`) with one statement: from
+    arrays on PostgreSQL, from one JSON parameter on SQLite.
+    Their ids, in order. Each new message leads with a different text, so `reminder_id` says
+    which returned id is whose."""
     if not messages:
         return []
-    rows = [
-        {
-            "reminder_id": m.reminder_id,
-            "patient_id": m.patient_id,
-            "to": m.to,
-            "body": m.body,
-            "status": m.status,
-            "worker": m.worker,
-            "created_at": m.created_at,
-            "updated_at": m.updated_at,
-        }
-        for m in messages
-    ]
-    if is_postgresql(db):
-        return _insert_from_arrays(db, rows)
-    result = db.connection().execute(
-        insert(MESSAGES).returning(MESSAGES.c.id, sort_by_parameter_order=True), rows
-    )
-    return [int(i) for i in result.scalars()]
-
-
-def _insert_from_arrays(db: DbSession, rows: list[dict[str, Any]]) -> list[int]:
-    """PostgreSQL: `INSERT ... SELECT * FROM unnest(arrays) RETURNING id, reminder_id`, one array
-    parameter per column. Each new message leads with a different text, so `reminder_id` says
-    which id is whose."""
     dialect = db.get_bind().dialect
-    names = list(rows[0])
-    params: dict[str, Any] = {}
-    arrays = []
-    for j, name in enumerate(names):
-        column_type = MESSAGES.c[name].type
-        process = column_type.bind_processor(dialect)
-        values = [row[name] for row in rows]
-        params[f"c{j}"] = [process(v) for v in values] if process else values
-        arrays.append(f"CAST(:c{j} AS {column_type.compile(dialect)}[])")
-    quoted = ", ".join(f'"{name}"' for name in names)
-    statement = text(
-        f"INSERT INTO messages ({quoted}) SELECT * FROM unnest({', '.join(arrays)}) RETURNING id, reminder_id"
+    shared = (
+        MessageStatus.SUBMITTING.value,
+        worker,
+        *_bound(MESSAGES, "created_at", [now, now], dialect),
     )
-    ids = {
-        int(reminder_id): int(message_id)
-        for message_id, reminder_id in db.connection().execute(statement, params)
-    }
-    return [ids[row["reminder_id"]] for row in rows]
+    quoted = ", ".join(f'"{name}"' for name in _MESSAGE_COLUMNS)
+    connection = db.connection()
+    ids: dict[int, int] = {}
+    if is_postgresql(db):
+        # One text for a batch of any size, prepared once (a VALUES list of placeholders would be
+        # parsed again each time by psycopg, which caches only short statements); what the whole
+        # batch shares is one parameter each, the rest an array a column.
+        types = [MESSAGES.c[name].type.compile(dialect) for name in _MESSAGE_COLUMNS]
+        rows = connection.exec_driver_sql(
+            f"INSERT INTO messages ({quoted}) SELECT v.rid, v.pid, v.phone, v.words, "
+            + ", ".join(f"CAST(%(s{j})s AS {types[4 + j]})" for j in range(len(shared)))
+            + f" FROM unnest({_ints('reminder_ids')}, {_ints('patient_ids')}, {_array('to', types[2])}, "
+            f"{_array('body', types[3])}) AS v (rid, pid, phone, words) RETURNING id, reminder_id",
+            {
+                "reminder_ids": _joined(m.reminder_id for m in messages),
+                "patient_ids": _joined(m.patient_id for m in messages),
+                "to": [m.to for m in messages],
+                "body": [m.body for m in messages],
+                **{f"s{j}": value for j, value in enumerate(shared)},
+            },
+        )
+        ids.update((int(reminder_id), int(message_id)) for message_id, reminder_id in rows.all())
+        return [ids[m.reminder_id] for m in messages]
+    rows = connection.exec_driver_sql(
+        f"INSERT INTO messages ({quoted}) SELECT {', '.join(_item(j) for j in range(4))}, ?, ?, ?, ? "
+        "FROM json_each(?) AS v RETURNING id, reminder_id",
+        (*shared, json.dumps(messages)),
+    )
+    ids.update((int(reminder_id), int(message_id)) for message_id, reminder_id in rows.all())
+    return [ids[m.reminder_id] for m in messages]

@@ -23,17 +23,37 @@ looks it up at the provider before sending again (`interrupted_attempts`).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Select, any_, bindparam, literal_column, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    Table,
+    any_,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from scheduler.domain.states import MessageStatus, ReminderStatus
 from scheduler.store.models import Event, Message, Patient, Reminder, Worker
+
+_REMINDERS: Table = Reminder.__table__  # type: ignore[assignment]
 
 # The partial index ix_reminders_due covers exactly these rows. SQLite's planner (and a generic plan
 # in PostgreSQL) only uses it when the query repeats its predicate with literals, not parameters.
@@ -66,20 +86,73 @@ def among(db: DbSession, column: _IdColumn, ids: Collection[int]) -> ColumnEleme
     return column.in_(ids)
 
 
-def gone_workers(silent_since: datetime) -> Select[str]:
+def among_bound(postgresql: bool, column: _IdColumn, name: str) -> ColumnElement[bool]:
+    """As `among`, for a statement built once: the ids are bound per call under `name` as one text
+    (`bound_ids`) that the database splits, so the statement's text never changes and neither
+    psycopg nor SQLAlchemy handles the ids one by one. PostgreSQL: `= ANY(string_to_array(...))`;
+    SQLite: `IN (SELECT value FROM json_each(...))`. Both look the ids up by primary key."""
+    ids = bindparam(name, type_=String())
+    if postgresql:
+        return column == any_(cast(func.string_to_array(ids, literal_column("','")), ARRAY(BigInteger)))
+    return column.in_(select(func.json_each(ids).table_valued("value").c.value))
+
+
+def bound_ids(postgresql: bool, ids: Iterable[int]) -> str:
+    """The value for an `among_bound` parameter: '1,2,3' on PostgreSQL, '[1,2,3]' on SQLite."""
+    joined = ",".join(map(str, ids))
+    return joined if postgresql else f"[{joined}]"
+
+
+def gone_workers(silent_since: datetime | ColumnElement[datetime]) -> Select[str]:
     """The workers whose heartbeat stopped before `silent_since`: dead, or cut off for so long that
     they hold back their own sends (see `dispatch.liveness`)."""
     return select(Worker.id).where(Worker.alive_at < silent_since)
 
 
 def abandoned(
-    now: datetime, silent_since: datetime, table: type[Reminder] | type[Event] = Reminder
+    now: datetime | ColumnElement[datetime],
+    silent_since: datetime | ColumnElement[datetime],
+    table: type[Reminder] | type[Event] = Reminder,
 ) -> ColumnElement[bool]:
     """A `sending` claim nobody holds any more: its worker is gone, or its lease ran out.
 
     A worker that never recorded a heartbeat (a test's dispatcher, say) has no row, so only its
     lease ends its claims."""
     return or_(table.lease_until < now, table.claimed_by.in_(gone_workers(silent_since)))
+
+
+def _claim_statement(postgresql: bool) -> ReturningUpdate[tuple[int, Any]]:
+    """`claim_due`'s statement, its values left to bind (built once per dialect)."""
+    now = bindparam("now", type_=_REMINDERS.c.due_at.type)
+    due = (
+        select(Reminder.id)
+        .where(
+            CLAIMABLE,
+            Reminder.due_at <= now,
+            or_(PENDING, abandoned(now, bindparam("silent_since", type_=_REMINDERS.c.due_at.type))),
+        )
+        .order_by(Reminder.due_at, Reminder.id)
+        .limit(bindparam("limit", type_=Integer()))
+    )
+    if postgresql:
+        due = due.with_for_update(of=Reminder, skip_locked=True)
+    return (
+        update(_REMINDERS)
+        .where(_REMINDERS.c.id.in_(due.scalar_subquery()))
+        .values(
+            status=ReminderStatus.SENDING,
+            claimed_by=bindparam("worker"),
+            lease_until=bindparam("lease_until"),
+            attempts=_REMINDERS.c.attempts + 1,
+            updated_at=now,
+        )
+        # The due time only orders the batch: as the driver returns it (text in one fixed format
+        # on SQLite, an instant on PostgreSQL), both of which sort in time order.
+        .returning(_REMINDERS.c.id, type_coerce(_REMINDERS.c.due_at, String()))
+    )
+
+
+_CLAIM_STATEMENTS = {postgresql: _claim_statement(postgresql) for postgresql in (False, True)}
 
 
 def claim_due(
@@ -90,28 +163,22 @@ def claim_due(
 
     Returns their ids in the order they should go out.
     """
-    due = (
-        select(Reminder.id)
-        .where(CLAIMABLE, Reminder.due_at <= now, or_(PENDING, abandoned(now, silent_since)))
-        .order_by(Reminder.due_at, Reminder.id)
-        .limit(limit)
-    )
-    if db.get_bind().dialect.name == "postgresql":
-        due = due.with_for_update(of=Reminder, skip_locked=True)
-    claimed = db.execute(
-        update(Reminder)
-        .where(Reminder.id.in_(due.scalar_subquery()))
-        .values(
-            status=ReminderStatus.SENDING,
-            claimed_by=worker,
-            lease_until=lease_until,
-            attempts=Reminder.attempts + 1,
-            updated_at=now,
+    # A Core statement on the session's connection: nothing in the session needs to hear of it.
+    claimed = (
+        db.connection()
+        .execute(
+            _CLAIM_STATEMENTS[is_postgresql(db)],
+            {
+                "now": now,
+                "silent_since": silent_since,
+                "limit": limit,
+                "worker": worker,
+                "lease_until": lease_until,
+            },
         )
-        .returning(Reminder.id, Reminder.due_at)
-        .execution_options(synchronize_session=False)
+        .all()
     )
-    return [int(r.id) for r in sorted(claimed, key=lambda r: (r.due_at, r.id))]
+    return [int(i) for i, _due in sorted(claimed, key=lambda r: (r[1], r[0]))]
 
 
 def held(db: DbSession, reminder_id: int, worker: str) -> Reminder | None:

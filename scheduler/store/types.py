@@ -55,4 +55,8 @@ class EnumText(TypeDecorator[E]):
         return None if value is None else self.enum(value).value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> E | None:
-        return None if value is None else self.enum(value)
+        if value is None:
+            return None
+        # The members by value first: calling the enum class costs several times as much.
+        member = self.enum._value2member_map_.get(value)
+        return member if member is not None else self.enum(value)  # type: ignore[return-value]

@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from scheduler.app import App
 from scheduler.dispatch import Dispatcher
@@ -78,6 +78,23 @@ def test_the_request_carries_the_status_callback_and_a_validity_period(
     # prep is useful until an hour before the 08:00 session, 22 hours away: Twilio's 10 h cap.
     assert int(forms[1]["ValidityPeriod"]) == 36000
     assert [m.provider_sid for m in stored] == [m["sid"] for m in fake_twilio.messages]
+
+
+def test_the_instants_a_batch_writes_compare_equal_to_the_same_instant_in_sql(
+    app: App, dispatcher: Dispatcher, clock: FrozenClock
+) -> None:
+    # The batch writes some rows with driver-level statements: on SQLite the text they store must
+    # be the one SQLAlchemy binds (a whole second still carries its microseconds), or comparisons
+    # in SQL (due, leases, today's messages) would go wrong.
+    enrol(app, "2026-03-04 08:00")
+    assert dispatcher.drain().sent == 2
+    now = clock.now()
+    with UnitOfWork(app.database) as uow:
+        sent = uow.db.scalar(select(func.count()).where(Reminder.sent_at == now, Reminder.updated_at == now))
+        stamped = uow.db.scalar(
+            select(func.count()).where(Message.created_at == now, Message.updated_at == now)
+        )
+    assert (sent, stamped) == (2, 2)
 
 
 def test_texts_due_later_are_not_sent_early(
