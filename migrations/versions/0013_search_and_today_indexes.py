@@ -1,5 +1,6 @@
-"""Indexes for a large clinic's Today list (change requests, opt-outs, flagged numbers) and for
-finding a patient by name, phone number or record number among many.
+"""Indexes for a large clinic's Today list (change requests, opt-outs, flagged numbers), the
+patients staff must act on, and finding a patient by name, phone number or record number among
+many.
 
 The search indexes are PostgreSQL's and the migrations' own: the models do not describe
 expression or trigram indexes, so `migrations/env.py` leaves every `ix_search_*` index out of
@@ -31,6 +32,7 @@ depends_on: str | Sequence[str] | None = None
 PARTIAL = (
     ("ix_patients_opted_out_at", "patients", "opted_out_at", "opted_out_at IS NOT NULL"),
     ("ix_patients_phone_invalid_at", "patients", "phone_invalid_at", "phone_invalid_at IS NOT NULL"),
+    ("ix_patients_hold_reason", "patients", "hold_reason", "hold_reason IS NOT NULL"),
     (
         "ix_appointments_change_requested_at",
         "appointments",

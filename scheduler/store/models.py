@@ -117,9 +117,10 @@ class Patient(Base):
         Index("ix_patients_status", "status"),
         # The patient list pages through patients by name.
         Index("ix_patients_name_id", "name", "id"),
-        # Today's opt-outs and flagged numbers: a few patients among many.
+        # Today's opt-outs and flagged numbers, and the patients staff must act on: a few among many.
         _partial("ix_patients_opted_out_at", "opted_out_at", "opted_out_at IS NOT NULL"),
         _partial("ix_patients_phone_invalid_at", "phone_invalid_at", "phone_invalid_at IS NOT NULL"),
+        _partial("ix_patients_hold_reason", "hold_reason", "hold_reason IS NOT NULL"),
         # Searches by name, number and record number use indexes the migrations own (`SEARCH_INDEXES`).
     )
 
