@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,6 +63,7 @@ def _make_engine(url: str, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() == "sqlite":
+        check_sqlite(sqlite3.sqlite_version_info)
         in_memory = parsed.database in (None, "", ":memory:")
         if not in_memory:
             _private_file(Path(str(parsed.database)))
@@ -73,6 +75,17 @@ def _make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_size", POOL_SIZE)
     kwargs.setdefault("max_overflow", POOL_OVERFLOW)
     return create_engine(parsed, pool_pre_ping=True, **kwargs)
+
+
+# RETURNING (3.35) for the claim; UPDATE ... FROM and json_each for a batch's writes.
+SQLITE_NEEDED = (3, 35, 0)
+
+
+def check_sqlite(version: tuple[int, int, int]) -> None:
+    """Refuse a SQLite library older than the statements the outbox runs need."""
+    if version < SQLITE_NEEDED:
+        found, needed = (".".join(map(str, v)) for v in (version, SQLITE_NEEDED))
+        raise ConfigError(f"SQLite {needed} or later is needed; this Python has {found} (or use PostgreSQL)")
 
 
 def _private_file(path: Path) -> None:

@@ -273,3 +273,12 @@ def test_a_bad_templates_file_stops_start_up_naming_the_template(
     with pytest.raises(ConfigError, match="TEMPLATES_FILE") as info:
         Settings.from_env({"TEMPLATES_FILE": str(write(tmp_path, toml))})
     assert named in str(info.value)
+
+
+def test_a_sqlite_library_too_old_for_the_outbox_statements_is_refused_by_name() -> None:
+    from scheduler.store.db import check_sqlite
+
+    check_sqlite((3, 35, 0))
+    check_sqlite((3, 40, 1))
+    with pytest.raises(ConfigError, match=r"SQLite 3\.35\.0 or later is needed; this Python has 3\.34\.1"):
+        check_sqlite((3, 34, 1))
