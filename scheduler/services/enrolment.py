@@ -18,9 +18,9 @@ from scheduler.errors import InvalidInput
 from scheduler.services import csv_file
 from scheduler.services.audit import entry
 from scheduler.services.base import Service, number_holder, number_taken, record_holder, record_taken
-from scheduler.services.planning import SharedPlans
+from scheduler.services.planning import ReminderRow, SharedPlans
 from scheduler.services.results import PatientDetail, patient_detail
-from scheduler.store.bulk import bulk_cache, insert_rows
+from scheduler.store.bulk import BulkInserts, bulk_cache
 from scheduler.store.models import Appointment, AuditEntry, Patient, Reminder
 from scheduler.store.uow import UnitOfWork
 
@@ -173,9 +173,45 @@ class Enrolling(Service):
         return patient
 
     def _insert_all(self, db: DbSession, enrolments: list[Enrolment], now: datetime) -> list[int]:
-        """Every patient of an import, their sessions, texts and audit entries: one bulk insert
-        per table (`store.bulk`), no ORM unit of work. Ids in order."""
-        patient_ids = insert_rows(db, PATIENTS, [_patient_row(e, now) for e in enrolments], ids=True)
+        """Every patient of an import, their sessions, texts and audit entries: a few bulk inserts
+        per table (`store.bulk`), no ORM unit of work; on SQLite the texts are planned while the
+        rows before them are written. Ids in order."""
+        with BulkInserts(db) as bulk:
+            patient_ids = bulk.insert(PATIENTS, [_patient_row(e, now) for e in enrolments], ids=True)
+            appointments = self._appointment_rows(patient_ids, enrolments, now)
+            appointment_ids = bulk.insert(APPOINTMENTS, appointments, ids=True)
+            sessions: dict[int, list[plan.Session]] = {}
+            for appointment_id, a in zip(appointment_ids, appointments, strict=True):
+                sessions.setdefault(a["patient_id"], []).append(  # type: ignore[arg-type]
+                    plan.Session(
+                        appointment_id=appointment_id,
+                        revision=0,
+                        kind=a["kind"],  # type: ignore[arg-type]
+                        number=a["number"],  # type: ignore[arg-type]
+                        starts_at=a["starts_at"],  # type: ignore[arg-type]
+                        booked_at=now,
+                    )
+                )
+            plans = SharedPlans(self.planner, now)
+            reminders: list[ReminderRow] = []
+            for patient_id, e in zip(patient_ids, enrolments, strict=True):
+                reminders += plans.reminders(
+                    patient_id, e.timezone, e.protocol.id, e.language, sessions.get(patient_id, [])
+                )
+                if len(reminders) >= REMINDERS_PER_INSERT:
+                    bulk.insert(REMINDERS, reminders)
+                    reminders = []
+            bulk.insert(REMINDERS, reminders)
+            entries = [
+                entry(now, self.actor, "enrol", patient_id, details={"protocol": e.protocol.id})
+                for patient_id, e in zip(patient_ids, enrolments, strict=True)
+            ]
+            bulk.insert(AUDIT_LOG, entries)
+        return patient_ids
+
+    def _appointment_rows(
+        self, patient_ids: list[int], enrolments: list[Enrolment], now: datetime
+    ) -> list[dict[str, object]]:
         closed = self.settings.clinic_closed_days
         appointments: list[dict[str, object]] = []
         for patient_id, enrolment in zip(patient_ids, enrolments, strict=True):
@@ -197,34 +233,7 @@ class Enrolling(Service):
                         "updated_at": now,
                     }
                 )
-        appointment_ids = insert_rows(db, APPOINTMENTS, appointments, ids=True)
-        sessions: dict[int, list[plan.Session]] = {}
-        for appointment_id, a in zip(appointment_ids, appointments, strict=True):
-            sessions.setdefault(a["patient_id"], []).append(  # type: ignore[arg-type]
-                plan.Session(
-                    appointment_id=appointment_id,
-                    revision=0,
-                    kind=a["kind"],  # type: ignore[arg-type]
-                    number=a["number"],  # type: ignore[arg-type]
-                    starts_at=a["starts_at"],  # type: ignore[arg-type]
-                    booked_at=now,
-                )
-            )
-        plans = SharedPlans(self.planner, now)
-        reminders = [
-            row
-            for patient_id, e in zip(patient_ids, enrolments, strict=True)
-            for row in plans.reminders(
-                patient_id, e.timezone, e.protocol.id, e.language, sessions.get(patient_id, [])
-            )
-        ]
-        insert_rows(db, REMINDERS, reminders)
-        entries = [
-            entry(now, self.actor, "enrol", patient_id, details={"protocol": e.protocol.id})
-            for patient_id, e in zip(patient_ids, enrolments, strict=True)
-        ]
-        insert_rows(db, AUDIT_LOG, entries)
-        return patient_ids
+        return appointments
 
     def _plan_new(self, db: DbSession, booked: list[tuple[Patient, Enrolment]], now: datetime) -> None:
         """The texts and audit entries of patients just booked (their sessions flushed)."""
@@ -237,6 +246,8 @@ class Enrolling(Service):
         db.execute(insert(AuditEntry), entries)
 
 
+# Texts are written this many at a time, so that the first are written while the rest are planned.
+REMINDERS_PER_INSERT = 20_000
 PATIENTS: Table = Patient.__table__  # type: ignore[assignment]
 APPOINTMENTS: Table = Appointment.__table__  # type: ignore[assignment]
 REMINDERS: Table = Reminder.__table__  # type: ignore[assignment]

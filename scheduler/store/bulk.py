@@ -1,17 +1,16 @@
-"""Inserting many rows in one statement per table: an import's patients, sessions, texts and
-audit entries.
+"""Inserting many rows in few statements: an import's patients, sessions, texts and audit
+entries (`BulkInserts`).
 
-On SQLite the rows go straight to the driver's `executemany`, each value converted by its
-column's own type once (an instant, a status and an enrolment time recur across thousands of
-rows), so what is stored is exactly what an ORM insert stores. New ids are given out as SQLite
-itself would give them: one past the largest in the table, in the order of the rows. That is safe
-because every SQLite transaction that writes holds the write lock from its start (BEGIN
-IMMEDIATE, see `db`), and no table here is AUTOINCREMENT. PostgreSQL takes SQLAlchemy's
-multi-row INSERTs, with RETURNING where ids are wanted.
+On SQLite each value is converted by its column's own type once (an instant, a status and an
+enrolment time recur across thousands of rows), so what is stored is exactly what an ORM insert
+stores.
 """
 
 from __future__ import annotations
 
+import json
+import queue
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -45,36 +44,107 @@ def bulk_cache(db: DbSession) -> Iterator[None]:
         connection.exec_driver_sql(f"PRAGMA cache_size={before}")
 
 
-def insert_rows(db: DbSession, table: Table, rows: Sequence[Row], *, ids: bool = False) -> list[int]:
-    """Insert `rows` (each with the same columns, every column with a default among them) in the
-    caller's transaction. With `ids`, the new rows' ids in the order of `rows`; else []."""
-    if not rows:
-        return []
-    connection = db.connection()
-    if connection.dialect.name != "sqlite":
-        if not ids:
-            connection.execute(insert(table), list(rows))
+class BulkInserts:
+    """Many rows in few statements, in the caller's transaction: an import's tables one after
+    another (`insert`), each insert's new ids in the order of its rows.
+
+    On a SQLite file each insert is one statement that reads its rows from a JSON parameter, run
+    in a thread of its own on the caller's connection: SQLite does that work without the GIL, so
+    the caller computes the next rows meanwhile. New ids are given out as SQLite itself would give
+    them: one past the largest in the table, in the order of the rows. That is safe because every
+    SQLite transaction that writes holds the write lock from its start (BEGIN IMMEDIATE, see
+    `db`), and no table here is AUTOINCREMENT. The caller uses the session for nothing else until
+    the `with` block ends; it ends once every row is written, raising the first error. Elsewhere
+    (PostgreSQL, an in-memory SQLite) each insert runs at once: PostgreSQL takes SQLAlchemy's
+    multi-row INSERTs, with RETURNING where ids are wanted.
+    """
+
+    def __init__(self, db: DbSession) -> None:
+        self._connection = db.connection()
+        dialect = self._connection.dialect
+        self._json = dialect.name == "sqlite"
+        database = self._connection.engine.url.database
+        self._behind = self._json and database not in (None, "", ":memory:")
+        self._next_id: dict[str, int] = {}
+        self._work: queue.Queue[tuple[str, str] | None] = queue.Queue()
+        self._error: BaseException | None = None
+        self._abandoned = False  # the caller failed: what is still queued is not written
+        self._writer: threading.Thread | None = None
+
+    def __enter__(self) -> BulkInserts:
+        if self._behind:
+            self._writer = threading.Thread(target=self._write, name="bulk-insert", daemon=True)
+            self._writer.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if self._writer is None:
+            return
+        self._abandoned = kind is not None
+        self._work.put(None)
+        self._writer.join()
+        self._writer = None
+        if self._error is not None and kind is None:
+            raise self._error
+
+    def insert(self, table: Table, rows: Sequence[Row], *, ids: bool = False) -> list[int]:
+        """Insert `rows` (each with the same columns, every column with a default among them).
+        With `ids`, the new rows' ids in the order of `rows`; else []."""
+        if self._error is not None:
+            raise self._error
+        if not rows:
             return []
-        result = connection.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
-        return [int(i) for i in result.scalars()]
-    columns = list(rows[0])
-    missing = [c.name for c in table.columns if c.default is not None and c.name not in columns]
-    if missing:
-        raise ValueError(f"rows for {table.name} lack {', '.join(missing)}, which have defaults")
-    values = [_stored(table, name, [row[name] for row in rows], connection.dialect) for name in columns]
-    new_ids: list[int] = []
-    if ids:
-        last = connection.execute(select(func.max(table.c.id))).scalar() or 0
-        new_ids = list(range(last + 1, last + 1 + len(rows)))
-        columns.insert(0, "id")
-        values.insert(0, new_ids)
-    quote = connection.dialect.identifier_preparer.quote
-    sql = (
-        f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
-        f"VALUES ({', '.join('?' for _ in columns)})"
-    )
-    connection.exec_driver_sql(sql, list(zip(*values, strict=True)))
-    return new_ids
+        connection = self._connection
+        if not self._json:
+            if not ids:
+                connection.execute(insert(table), list(rows))
+                return []
+            result = connection.execute(
+                insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
+            )
+            return [int(i) for i in result.scalars()]
+        columns = list(rows[0])
+        missing = [c.name for c in table.columns if c.default is not None and c.name not in columns]
+        if missing:
+            raise ValueError(f"rows for {table.name} lack {', '.join(missing)}, which have defaults")
+        values = [_stored(table, name, [row[name] for row in rows], connection.dialect) for name in columns]
+        new_ids: list[int] = []
+        if ids:
+            first = self._first_id(table)
+            new_ids = list(range(first, first + len(rows)))
+            self._next_id[table.name] = first + len(rows)
+            columns.insert(0, "id")
+            values.insert(0, new_ids)
+        quote = connection.dialect.identifier_preparer.quote
+        picked = ", ".join(f"json_extract(value, '$[{n}]')" for n in range(len(columns)))
+        sql = (
+            f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
+            f"SELECT {picked} FROM json_each(?)"
+        )
+        payload = json.dumps(list(zip(*values, strict=True)), separators=(",", ":"))
+        if self._writer is None:
+            connection.exec_driver_sql(sql, (payload,))
+        else:
+            self._work.put((sql, payload))
+        return new_ids
+
+    def _first_id(self, table: Table) -> int:
+        if table.name not in self._next_id:
+            self._work.join()  # the connection is the writer's until what it was handed is written
+            last = self._connection.execute(select(func.max(table.c.id))).scalar()
+            self._next_id[table.name] = (last or 0) + 1
+        return self._next_id[table.name]
+
+    def _write(self) -> None:
+        while (item := self._work.get()) is not None:
+            try:
+                if self._error is None and not self._abandoned:
+                    self._connection.exec_driver_sql(item[0], (item[1],))
+            except BaseException as exc:  # raised in the caller's thread
+                self._error = exc
+            finally:
+                self._work.task_done()
+        self._work.task_done()
 
 
 def _stored(table: Table, name: str, values: list[Any], dialect: Dialect) -> list[Any]:
