@@ -8,7 +8,8 @@ Each figure falls in the week of one instant:
 
 - attended, missed: sessions by when they started, with that outcome recorded;
 - confirmation rate: of the sessions (not cancelled) starting that week whose patient was sent a
-  confirm request (a `confirm` text sent or delivered), the share the patient confirmed;
+  confirm request (a `confirm` text sent or delivered, counted on the session by the database:
+  `Appointment.confirm_requests_sent`), the share the patient confirmed;
 - opt-outs: patients opting out (a STOP reply, or the carrier's 21610), by when it happened;
 - texts failed, expired: texts that ended so, by when they were due.
 
@@ -24,7 +25,7 @@ import io
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, Executable, SQLColumnExpression, and_, case, exists, func, select, text
+from sqlalchemy import ColumnElement, Executable, SQLColumnExpression, and_, case, func, select, text
 from sqlalchemy.orm import Session as DbSession
 
 from scheduler.domain.states import AppointmentStatus, ReminderStatus
@@ -32,7 +33,7 @@ from scheduler.domain.timeutil import to_local, to_utc, zone
 from scheduler.errors import InvalidInput
 from scheduler.services.base import Service
 from scheduler.services.results import WeekFigures, WeeklyReport
-from scheduler.store.models import CONFIRM_SENT, Appointment, AuditEntry, Reminder
+from scheduler.store.models import Appointment, AuditEntry, Reminder
 from scheduler.store.uow import reading
 
 WEEKS = 12
@@ -130,30 +131,19 @@ def _figures(db: DbSession, bounds: Sequence[datetime]) -> Figures:
             if week is not None:
                 figures.setdefault(int(week), {}).update(zip(names, map(int, counts), strict=True))
 
+    # One pass over the weeks' sessions (the index `ix_appointments_outcomes` holds all it reads).
     started = _week_of(Appointment.starts_at, bounds)
+    asked = and_(Appointment.status != AppointmentStatus.CANCELLED, Appointment.confirm_requests_sent > 0)
     add(
-        ("attended", "missed"),
+        ("attended", "missed", "confirm_requests", "confirmed"),
         select(
             started,
             _count_if(Appointment.status == AppointmentStatus.ATTENDED),
             _count_if(Appointment.status == AppointmentStatus.MISSED),
+            _count_if(asked),
+            _count_if(and_(asked, Appointment.confirmed_at.is_not(None))),
         )
-        .where(
-            _within(Appointment.starts_at, bounds),
-            Appointment.status.in_((AppointmentStatus.ATTENDED, AppointmentStatus.MISSED)),
-        )
-        .group_by(started),
-    )
-    # Written as the partial index `ix_reminders_confirm_sent` is, so that SQLite's planner uses it.
-    asked = exists().where(Reminder.appointment_id == Appointment.id, text(CONFIRM_SENT))
-    add(
-        ("confirm_requests", "confirmed"),
-        select(started, func.count(), _count_if(Appointment.confirmed_at.is_not(None)))
-        .where(
-            _within(Appointment.starts_at, bounds),
-            Appointment.status != AppointmentStatus.CANCELLED,
-            asked,
-        )
+        .where(_within(Appointment.starts_at, bounds))
         .group_by(started),
     )
     opted = _week_of(AuditEntry.at, bounds)

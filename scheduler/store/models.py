@@ -145,6 +145,9 @@ class Appointment(Base):
     # A change staff made that the patient is to be told of (moved, added, cancelled), and when.
     notice: Mapped[NoticeKind | None] = mapped_column(EnumText(NoticeKind, 16))
     notice_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # How many of its confirm requests (CONFIRM_SENT) went out: kept by triggers on `reminders`
+    # (migration 0014), whatever writes the texts, for the weekly reports. Never written here.
+    confirm_requests_sent: Mapped[int] = mapped_column(Integer, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -159,7 +162,7 @@ class Appointment(Base):
         _partial("ix_appointments_upcoming", "starts_at", "status IN ('scheduled', 'confirmed')"),
         Index("ix_appointments_updated_at", "updated_at"),
         # The weekly reports count sessions by start, outcome and confirmation from this alone.
-        Index("ix_appointments_outcomes", "starts_at", "status", "confirmed_at"),
+        Index("ix_appointments_outcomes", "starts_at", "status", "confirmed_at", "confirm_requests_sent"),
         # Today's change requests: the few sessions a patient asked to move.
         _partial(
             "ix_appointments_change_requested_at", "change_requested_at", "change_requested_at IS NOT NULL"
