@@ -1,5 +1,6 @@
 """Each session counts its confirm requests that went out (`appointments.confirm_requests_sent`),
-kept by the database itself, for the weekly reports.
+kept by the database itself, for the weekly reports; and the reports' failed and expired texts
+are counted from their index alone.
 
 A report's confirmation rate is over the sessions whose patient was sent a confirm request: a
 `confirm` text that is sent or delivered. Asking that of the texts, for every session of twelve
@@ -31,6 +32,7 @@ depends_on: str | Sequence[str] | None = None
 
 OLD_OUTCOMES = ["starts_at", "status", "confirmed_at"]
 OUTCOMES = [*OLD_OUTCOMES, "confirm_requests_sent"]
+TROUBLED = "status IN ('failed', 'expired')"
 
 
 def counted(row: str) -> str:
@@ -96,13 +98,25 @@ def upgrade() -> None:
     for statement in POSTGRESQL if postgresql else SQLITE:
         op.execute(statement)
     op.execute(BACKFILL)
+    # The texts were asked which sessions had a request out; the count answers that now.
+    op.drop_index("ix_reminders_confirm_sent", table_name="reminders")
     op.drop_index("ix_appointments_outcomes", table_name="appointments")
     op.create_index("ix_appointments_outcomes", "appointments", OUTCOMES)
+    _troubled(["due_at", "status"])
 
 
 def downgrade() -> None:
+    _troubled(["due_at"])
     op.drop_index("ix_appointments_outcomes", table_name="appointments")
     op.create_index("ix_appointments_outcomes", "appointments", OLD_OUTCOMES)
+    where = sa.text("kind = 'confirm' AND status IN ('sent', 'delivered')")  # as 0011 wrote it
+    op.create_index(
+        "ix_reminders_confirm_sent",
+        "reminders",
+        ["appointment_id"],
+        sqlite_where=where,
+        postgresql_where=where,
+    )
     for name in TRIGGERS:
         op.execute(f"DROP TRIGGER IF EXISTS {name}" + (" ON reminders" if _postgresql() else ""))
     if _postgresql():
@@ -110,6 +124,12 @@ def downgrade() -> None:
     # SQLite 3.35 drops a column in place (no index or trigger uses it now): with data, a copy
     # of the table could not be swapped in under the texts' foreign keys.
     op.drop_column("appointments", "confirm_requests_sent")
+
+
+def _troubled(columns: list[str]) -> None:
+    op.drop_index("ix_reminders_troubled", table_name="reminders")
+    where = sa.text(TROUBLED)
+    op.create_index("ix_reminders_troubled", "reminders", columns, sqlite_where=where, postgresql_where=where)
 
 
 def _postgresql() -> bool:
