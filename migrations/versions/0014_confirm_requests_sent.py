@@ -1,6 +1,7 @@
 """Each session counts its confirm requests that went out (`appointments.confirm_requests_sent`),
-kept by the database itself, for the weekly reports; and the reports' failed and expired texts
-are counted from their index alone.
+kept by the database itself, for the weekly reports; the reports' failed and expired texts are
+counted from their index alone; and the message log is read newest first from indexes in the
+order it is shown (the texts of one batch share their instant, so the id breaks the tie).
 
 A report's confirmation rate is over the sessions whose patient was sent a confirm request: a
 `confirm` text that is sent or delivered. Asking that of the texts, for every session of twelve
@@ -33,6 +34,11 @@ depends_on: str | Sequence[str] | None = None
 OLD_OUTCOMES = ["starts_at", "status", "confirmed_at"]
 OUTCOMES = [*OLD_OUTCOMES, "confirm_requests_sent"]
 TROUBLED = "status IN ('failed', 'expired')"
+# (index, table, its columns before, and now)
+LOG_ORDER = (
+    ("ix_messages_created_at", "messages", ["created_at"], ["created_at", "id"]),
+    ("ix_replies_received_at", "replies", ["received_at"], ["received_at", "id"]),
+)
 
 
 def counted(row: str) -> str:
@@ -103,9 +109,15 @@ def upgrade() -> None:
     op.drop_index("ix_appointments_outcomes", table_name="appointments")
     op.create_index("ix_appointments_outcomes", "appointments", OUTCOMES)
     _troubled(["due_at", "status"])
+    for name, table, _before, now in LOG_ORDER:
+        op.drop_index(name, table_name=table)
+        op.create_index(name, table, now)
 
 
 def downgrade() -> None:
+    for name, table, before, _now in LOG_ORDER:
+        op.drop_index(name, table_name=table)
+        op.create_index(name, table, before)
     _troubled(["due_at"])
     op.drop_index("ix_appointments_outcomes", table_name="appointments")
     op.create_index("ix_appointments_outcomes", "appointments", OLD_OUTCOMES)

@@ -236,7 +236,8 @@ class Message(Base):
     __table_args__ = (
         Index("ix_messages_reminder_id", "reminder_id"),
         Index("ix_messages_patient_id", "patient_id"),
-        Index("ix_messages_created_at", "created_at"),
+        # The log newest first, in the order it is shown (texts of one batch share their instant).
+        Index("ix_messages_created_at", "created_at", "id"),
     )
 
 
@@ -260,7 +261,7 @@ class Reply(Base):
 
     __table_args__ = (
         Index("ix_replies_patient_id", "patient_id"),
-        Index("ix_replies_received_at", "received_at"),  # the messages page, newest first
+        Index("ix_replies_received_at", "received_at", "id"),  # the messages page, newest first
     )
 
 
