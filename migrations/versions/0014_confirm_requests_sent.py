@@ -70,7 +70,10 @@ SQLITE = (
     BEGIN {change("OLD", "-")}; END""",
 )
 POSTGRESQL = (
-    f"""CREATE FUNCTION reminders_confirm_sent() RETURNS trigger LANGUAGE plpgsql AS $$
+    # The schema the tables are in, whatever the search path of the session writing the text
+    # (pg_dump and pg_restore clear theirs).
+    f"""CREATE FUNCTION reminders_confirm_sent() RETURNS trigger LANGUAGE plpgsql
+    SET search_path FROM CURRENT AS $$
     BEGIN
         IF TG_OP <> 'INSERT' THEN
             IF {counted("OLD")} THEN {change("OLD", "-")}; END IF;

@@ -25,6 +25,8 @@ from scheduler.store.types import EnumText, UTCDateTime
 Row = Mapping[str, Any]
 # The page cache for bulk writes on SQLite, at most (SQLite takes the memory as pages are used).
 BULK_CACHE_MIB = 256
+# On SQLite, the most rows one statement carries (its JSON parameter stays a few MB long).
+ROWS_PER_STATEMENT = 20_000
 
 
 @contextmanager
@@ -82,8 +84,16 @@ class BulkInserts:
             return
         self._abandoned = kind is not None
         self._work.put(None)
-        self._writer.join()
+        interrupted: BaseException | None = None
+        while self._writer.is_alive():
+            try:
+                self._writer.join()
+            except BaseException as exc:  # Ctrl-C: the connection stays the writer's until it stops
+                self._abandoned = True
+                interrupted = interrupted or exc
         self._writer = None
+        if interrupted is not None:
+            raise interrupted
         if self._error is not None and kind is None:
             raise self._error
 
@@ -121,11 +131,14 @@ class BulkInserts:
             f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
             f"SELECT {picked} FROM json_each(?)"
         )
-        payload = json.dumps(list(zip(*values, strict=True)), separators=(",", ":"))
-        if self._writer is None:
-            connection.exec_driver_sql(sql, (payload,))
-        else:
-            self._work.put((sql, payload))
+        stored = list(zip(*values, strict=True))
+        for start in range(0, len(stored), ROWS_PER_STATEMENT):
+            chunk = stored[start : start + ROWS_PER_STATEMENT]
+            payload = json.dumps(chunk, ensure_ascii=False, separators=(",", ":"))
+            if self._writer is None:
+                connection.exec_driver_sql(sql, (payload,))
+            else:
+                self._work.put((sql, payload))
         return new_ids
 
     def _first_id(self, table: Table) -> int:

@@ -13,6 +13,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.exc import IntegrityError
 
 from scheduler.app import App
+from scheduler.store import bulk
 from scheduler.store.bulk import BulkInserts
 from scheduler.store.models import Patient
 from scheduler.store.uow import UnitOfWork
@@ -84,3 +85,11 @@ def test_an_error_of_the_caller_stops_the_writing(app: App) -> None:
         write(app, [patient(n) for n in range(1, 200)], [patient(300)], fail=True)
     assert names_by_id(app) == {}
     assert not [t for t in threading.enumerate() if t.name == "bulk-insert"]
+
+
+def test_many_rows_go_in_several_statements_each_in_order(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bulk, "ROWS_PER_STATEMENT", 3)
+    write(app, [patient(n) for n in range(1, 11)])
+    stored = names_by_id(app)
+    first = min(stored)
+    assert stored == {first + n: f"Patient {n + 1}" for n in range(10)}

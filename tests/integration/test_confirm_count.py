@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
 from sqlalchemy import Connection, create_engine, text
 
 from scheduler.app import App
@@ -110,3 +111,15 @@ def test_the_migration_counts_the_requests_already_sent(app: App) -> None:
     assert counts(app) == {first: 1, second: 1}
     write(app, "UPDATE reminders SET status = 'failed' WHERE id = :i", i=ask)
     assert counts(app) == {second: 1}
+
+
+def test_the_count_is_kept_whatever_the_search_path_of_the_writer(app: App) -> None:
+    """pg_dump and pg_restore clear the search path; the count still finds the sessions."""
+    if not app.settings.database_url.startswith("postgresql"):
+        pytest.skip("a PostgreSQL search path")
+    (first, *_), (ask, *_) = enrol(app)
+    with connected(app) as db:
+        schema = db.execute(text("SELECT current_schema()")).scalar_one()
+        db.execute(text("SELECT set_config('search_path', '', true)"))
+        db.execute(text(f"UPDATE \"{schema}\".reminders SET status = 'sent' WHERE id = :i"), {"i": ask})
+    assert counts(app) == {first: 1}
