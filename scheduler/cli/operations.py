@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import signal
@@ -98,6 +99,7 @@ def worker(with_demo: bool) -> None:
         if with_demo:
             detail = ensure_demo(app)
             click.echo(f"demo patient {detail.patient.id} ({detail.patient.timezone})")
+        _freeze_start_up()
         run_worker(app)
 
 
@@ -190,5 +192,14 @@ def serve(host: str, port: int, with_demo: bool, no_worker: bool) -> None:
         # handler that was installed before it; that handler lets the command exit with 0.
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: None)
+        _freeze_start_up()
         server.run()
         click.echo("stopped")
+
+
+def _freeze_start_up() -> None:
+    """Leave what start-up made (the modules, the app and its settings, some 150,000 objects) out
+    of every later garbage collection: it lives as long as the process, and a full collection that
+    walked it held a page up for 80-90 ms about once every twenty requests."""
+    gc.collect()
+    gc.freeze()
