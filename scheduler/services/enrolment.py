@@ -20,7 +20,7 @@ from scheduler.services.audit import entry
 from scheduler.services.base import Service, number_holder, number_taken, record_holder, record_taken
 from scheduler.services.planning import ReminderRow, SharedPlans
 from scheduler.services.results import PatientDetail, patient_detail
-from scheduler.store.bulk import BulkInserts, bulk_cache
+from scheduler.store.bulk import ROWS_PER_STATEMENT, BulkInserts, bulk_cache
 from scheduler.store.models import Appointment, AuditEntry, Patient, Reminder
 from scheduler.store.uow import UnitOfWork
 
@@ -198,7 +198,7 @@ class Enrolling(Service):
                 reminders += plans.reminders(
                     patient_id, e.timezone, e.protocol.id, e.language, sessions.get(patient_id, [])
                 )
-                if len(reminders) >= REMINDERS_PER_INSERT:
+                if len(reminders) >= ROWS_PER_STATEMENT:  # written while the rest are planned
                     bulk.insert(REMINDERS, reminders)
                     reminders = []
             bulk.insert(REMINDERS, reminders)
@@ -246,8 +246,6 @@ class Enrolling(Service):
         db.execute(insert(AuditEntry), entries)
 
 
-# Texts are written this many at a time, so that the first are written while the rest are planned.
-REMINDERS_PER_INSERT = 20_000
 PATIENTS: Table = Patient.__table__  # type: ignore[assignment]
 APPOINTMENTS: Table = Appointment.__table__  # type: ignore[assignment]
 REMINDERS: Table = Reminder.__table__  # type: ignore[assignment]
