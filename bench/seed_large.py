@@ -225,7 +225,7 @@ def generate(args: tuple[str, int, int, datetime]) -> dict[str, int]:
 
 def load(url: str, folder: Path) -> None:
     """COPY every table from its file, triggers off for the load (foreign keys, the sessions'
-    counts), in one transaction."""
+    counts and tallies), in one transaction; then count what the triggers would have."""
     import psycopg
 
     with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
@@ -237,19 +237,28 @@ def load(url: str, folder: Path) -> None:
                     with part.open("rb") as f:
                         while chunk := f.read(1 << 20):
                             copy.write(chunk)
-        conn.execute("SET session_replication_role = origin")
-        # Each session's count of confirm requests sent: kept by triggers, which the load turned off.
+        # Each session's count of confirm requests sent, and the reports' session tallies: kept by
+        # triggers, which the load turned off (and which would count the count as a change).
         conn.execute(
             "UPDATE appointments a SET confirm_requests_sent = sent.n FROM (SELECT appointment_id,"
             " count(*) AS n FROM reminders WHERE kind = 'confirm' AND status IN ('sent', 'delivered')"
             " GROUP BY appointment_id) sent WHERE a.id = sent.appointment_id"
         )
+        conn.execute("SET session_replication_role = origin")
         for table in TABLES:
             conn.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # type: ignore[arg-type]
                 f"COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
             )
         conn.commit()
+    from sqlalchemy import create_engine
+
+    from scheduler.store import tallies
+
+    engine = create_engine(url)
+    with engine.begin() as db:
+        tallies.recount(db)
+    engine.dispose()
     with psycopg.connect(url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
 

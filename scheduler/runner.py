@@ -1,4 +1,5 @@
-"""APScheduler wiring only: the clock that makes a worker dispatch, reconcile and plan ahead.
+"""APScheduler wiring only: the clock that makes a worker dispatch, reconcile, plan ahead and fold
+the reports' tallies.
 
 The database is the queue. Each worker keeps its jobs in APScheduler's in-memory store and adds
 them again at start, so nothing is pickled, nothing is shared between processes and no late job
@@ -28,6 +29,7 @@ from scheduler.app import App
 from scheduler.config import Settings
 from scheduler.dispatch import Dispatcher, DispatchOptions
 from scheduler.dispatch.liveness import Heartbeat
+from scheduler.store import tallies
 from scheduler.store.heartbeat import record_tick, sweep
 
 log = logging.getLogger("scheduler.runner")
@@ -36,6 +38,8 @@ log = logging.getLogger("scheduler.runner")
 TICK_BUDGET_SHARE = 0.8
 # The reconciler looks for unknown sends at least this often.
 RECONCILE_EVERY_AT_MOST_SECONDS = 60.0
+# The reports' session tallies are folded this often (`store.tallies`).
+FOLD_EVERY_SECONDS = 60.0
 # A slow tick is reported at most this often.
 OVERRUN_REPORT_SECONDS = 600.0
 
@@ -163,6 +167,9 @@ def add_jobs(scheduler: BaseScheduler, app: App, dispatcher: Dispatcher) -> None
         if forgotten:
             log.info("forgot %d worker(s) silent for longer than their lease", forgotten)
 
+    def fold_tallies() -> None:
+        tallies.fold(app.engine)
+
     def plan_ahead() -> None:
         booked = clinic.extend_plans()
         if booked:
@@ -174,6 +181,7 @@ def add_jobs(scheduler: BaseScheduler, app: App, dispatcher: Dispatcher) -> None
     scheduler.add_job(dispatch, "interval", seconds=interval, id="dispatch", next_run_time=app.clock.now(),
                       **common)  # fmt: skip
     scheduler.add_job(reconcile, "interval", seconds=reconcile_every(settings), id="reconcile", **common)
+    scheduler.add_job(fold_tallies, "interval", seconds=FOLD_EVERY_SECONDS, id="fold-tallies", **common)
     scheduler.add_job(plan_ahead, "cron", hour=2, minute=15, id="plan-ahead", **common)
     scheduler.add_job(plan_ahead, "date", id="plan-ahead-at-start")
 

@@ -29,7 +29,7 @@ MIGRATIONS = (
 )
 # The Alembic head this code expects (a test keeps it equal to the newest file in migrations/).
 # Comparing against a constant keeps Alembic, and its start-up cost, out of every command.
-SCHEMA_REVISION = "0014"
+SCHEMA_REVISION = "0015"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Connections each process (web, worker or command) keeps to PostgreSQL, and how many more it may
 # open under load: at most POOL_SIZE + POOL_OVERFLOW (docs/deploy.md sizes the server from them).

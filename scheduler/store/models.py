@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     ForeignKey,
     Index,
@@ -144,7 +145,8 @@ class Appointment(Base):
     notice: Mapped[NoticeKind | None] = mapped_column(EnumText(NoticeKind, 16))
     notice_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # How many of its confirm requests are sent or delivered: kept by triggers on `reminders`
-    # (migration 0014), whatever writes the texts, for the weekly reports. Never written here.
+    # (migration 0014), whatever writes the texts, for the weekly reports (`SessionTally`).
+    # Never written here.
     confirm_requests_sent: Mapped[int] = mapped_column(Integer, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -159,12 +161,32 @@ class Appointment(Base):
         # Sessions with no outcome yet, by time: those past their start are few (`store.partial`).
         _partial("ix_appointments_upcoming", "starts_at", "status IN ('scheduled', 'confirmed')"),
         Index("ix_appointments_updated_at", "updated_at"),
-        # The weekly reports count sessions by start, outcome and confirmation from this alone.
-        Index("ix_appointments_outcomes", "starts_at", "status", "confirmed_at", "confirm_requests_sent"),
         # Today's change requests: the few sessions a patient asked to move.
         _partial(
             "ix_appointments_change_requested_at", "change_requested_at", "change_requested_at IS NOT NULL"
         ),
+    )
+
+
+class SessionTally(Base):
+    """How many sessions start in one quarter hour (`slot`: epoch seconds // 900) with one status,
+    confirm request (`asked`) and confirmation: the weekly reports read these, not the sessions.
+    Triggers on `appointments` add a row of +1 or -1 for each change (migration 0015); the worker
+    folds them (`store.tallies`). Never written here."""
+
+    __tablename__ = "session_tallies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slot: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))
+    asked: Mapped[bool] = mapped_column(Boolean)
+    confirmed: Mapped[bool] = mapped_column(Boolean)
+    sessions: Mapped[int] = mapped_column(Integer)
+    folded: Mapped[bool] = mapped_column(Boolean)
+
+    __table_args__ = (
+        Index("ix_session_tallies_slot", "slot", "status", "asked", "confirmed", "sessions"),
+        _partial("ix_session_tallies_unfolded", "slot", "NOT folded"),
     )
 
 
