@@ -47,7 +47,8 @@ class Measured:
 PATHS: list[Measured] = [
     Measured("Today", "/"),
     Measured("patients, first page", "/patients"),
-    Measured("patients, page 100", "/patients?offset=4950"),
+    # The last page at 1,000 patients: a page of 50 at both sizes (page 100 is empty at 1,000).
+    Measured("patients, page 20", "/patients?offset=950"),
     Measured("patients, search by name", "/patients?q=rivera"),
     Measured("patients, search by phone", "/patients?q=555-1234"),
     Measured("patients, search by record number", "/patients?q=MRN0000777"),
