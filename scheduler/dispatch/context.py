@@ -25,9 +25,11 @@ class DispatchOptions:
     """What is not a setting: sizes and policies fixed by the code. The lease, the staleness limit
     and the reconciler's wait are settings (`Settings.claim_lease` and the rest)."""
 
-    # The most texts claimed, gated and recorded together (fewer transactions per text). A worker
-    # claims fewer when it measures that it could not send them within its tick (`SendLatency`).
-    batch_size: int = 100
+    # The most texts claimed, gated and recorded together: each batch's claim, its two
+    # transactions and the hand-over to the next one are spread over its texts. A worker claims
+    # fewer when it measures that it could not send them within its tick (`SendLatency`) or the
+    # rate limit would not let it, so this binds only when sends are quick and unthrottled.
+    batch_size: int = 250
     threads: int = 4
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     # After an authentication or account error, how long sending stays halted.
