@@ -83,8 +83,8 @@ def dispatch(once: bool, as_json: bool) -> None:
 @cli.command()
 @click.option("--demo", "with_demo", is_flag=True, help="Enrol a demo patient first if there are none.")
 def worker(with_demo: bool) -> None:
-    """Run a worker: dispatch due texts every DISPATCH_INTERVAL_SECONDS, settle unknown sends and
-    book next touch-ups. Stops cleanly on SIGTERM or Ctrl-C."""
+    """Run a worker: dispatch due texts every DISPATCH_INTERVAL_SECONDS, settle unknown sends,
+    book next touch-ups and fold the reports' tallies. Stops cleanly on SIGTERM or Ctrl-C."""
     from scheduler.demo import ensure_demo
     from scheduler.runner import run_worker
 
