@@ -86,7 +86,7 @@ def main() -> None:
     parser.add_argument("--latencies", default="0,100", help="fake latencies in ms (default 0,100)")
     parser.add_argument("--threads", type=int, default=4, help="sender threads (DispatchOptions default)")
     parser.add_argument("--backends", default="sqlite,postgresql", help="databases (default both)")
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="a smoke run: small sizes, one run")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args()
