@@ -12,8 +12,8 @@ was. The rows are only ever added, so concurrent writers never wait on one anoth
 folds them every minute (`store.tallies.fold`). The tallies of the sessions already booked are
 written here once.
 
-A quarter hour is `floor(epoch / 900)`: every clinic's week starts on a quarter hour in UTC, so a
-report's weeks are whole runs of them.
+A quarter hour is `floor(epoch / 900)`: every time zone's offset since 1980 is a whole number of
+quarter hours, so a clinic's week starts on one in UTC and a report's weeks are whole runs of them.
 
 Revision ID: 0015
 Revises: 0014

@@ -206,6 +206,7 @@ class BatchPipeline:
                 for reminder in item.reminders:
                     reminder.message_id = message_id
                 deadlines = [r.deadline for r in item.reminders if r.deadline is not None]
+                leases = [r.lease_until for r in item.reminders if r.lease_until is not None]
                 prepared.append(
                     Prepared(
                         message_id,
@@ -217,6 +218,7 @@ class BatchPipeline:
                             status_callback=self._callback_url(message_id),
                             validity_period_seconds=_validity(min(deadlines, default=None), now),
                         ),
+                        min(leases, default=now + ctx.settings.claim_lease) - ctx.settings.claim_lease / 2,
                     )
                 )
             held.write_back(now)
@@ -292,7 +294,10 @@ class BatchPipeline:
 
     def _send_one(self, prepared: Prepared) -> SendResult:
         ctx = self.ctx
-        if ctx.holding_back(ctx.clock.now()):
+        now = ctx.clock.now()
+        if ctx.holding_back(now) or now >= prepared.send_by:
+            # Not sent: the texts go back to wait for the next claim (a provider so slow that a
+            # batch outlasts half its lease is sent from in smaller batches, as it is measured).
             return SendResult(prepared, stopping=True)
         ctx.limiter.wait()
         started = time.monotonic()

@@ -58,6 +58,9 @@ class Prepared:
     patient_id: int
     reminder_ids: list[int]  # the texts it carries, the first leading
     sms: OutgoingSms
+    # No send starts from this instant: half the claims' lease is left for the send in flight and
+    # its record, so that no other worker can take the texts while they are on the wire.
+    send_by: datetime
 
 
 @dataclass(frozen=True, slots=True)

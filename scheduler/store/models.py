@@ -125,6 +125,9 @@ class Patient(Base):
 
 
 class Appointment(Base):
+    # Triggers on this table and on `reminders` keep `confirm_requests_sent` and the tallies
+    # (migrations 0014, 0015): a migration that copies either table on SQLite (batch_alter_table)
+    # must create them again.
     __tablename__ = "appointments"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -8,6 +8,7 @@ the reports are right before it and after.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -25,8 +26,9 @@ _FOLD_LOCK = 0x7A11_1E5
 
 
 def slot_of(instant: datetime) -> int:
-    """The quarter hour `instant` falls in, as the triggers number them."""
-    return int(instant.astimezone(UTC).timestamp()) // SLOT_SECONDS
+    """The quarter hour `instant` falls in, as the triggers number them (alike on both databases
+    from 1970 on: SQLite's division rounds toward zero before it)."""
+    return math.floor(instant.astimezone(UTC).timestamp()) // SLOT_SECONDS
 
 
 def fold(engine: Engine, most: int = FOLD_SLOTS) -> int:
@@ -65,13 +67,16 @@ def fold(engine: Engine, most: int = FOLD_SLOTS) -> int:
 
 def recount(db: Connection) -> None:
     """Write the tallies afresh from the sessions, folded: after rows were loaded with triggers
-    off (a data-only restore, a bulk load)."""
+    off (a data-only restore, a bulk load). On PostgreSQL the sessions are locked against writes
+    until the transaction ends, so that none added meanwhile is counted twice."""
     slot = (
         "floor(extract(epoch FROM starts_at) / 900)::bigint"
         if db.dialect.name == "postgresql"
         else "CAST(strftime('%s', starts_at) AS INTEGER) / 900"
     )
     kind = f"{slot}, status, confirm_requests_sent > 0, confirmed_at IS NOT NULL"
+    if db.dialect.name == "postgresql":
+        db.execute(text("LOCK TABLE appointments IN SHARE MODE"))
     db.execute(delete(SessionTally))
     db.execute(
         text(

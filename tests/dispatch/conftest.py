@@ -61,7 +61,7 @@ def make_dispatcher(app: App, fake_twilio: FakeTwilio, clock: FrozenClock) -> It
             sender,
             clock,
             worker,
-            DispatchOptions(threads=2, **options),  # type: ignore[arg-type]
+            DispatchOptions(**{"threads": 2, **options}),  # type: ignore[arg-type]
         )
         made.append(dispatcher)
         return dispatcher

@@ -402,3 +402,30 @@ def test_a_21610_on_send_and_in_a_delivery_report_leave_the_same_patient_and_aud
     assert isinstance(texts, set)
     assert ("welcome", "failed", "opted-out") in texts
     assert {reason for _kind, state, reason in texts if state == "cancelled"} == {"opted-out"}
+
+
+def test_a_batch_that_outlasts_half_its_lease_gives_its_unsent_texts_back(
+    make_dispatcher: DispatcherFactory, app: App, fake_twilio: FakeTwilio, clock: FrozenClock
+) -> None:
+    """A provider that stalls mid-batch: the texts not yet sent when half their lease has gone are
+    not sent by this batch (another worker could take them once it runs out); they go back to wait,
+    and each patient still gets their welcome once."""
+    phones = [f"+1201555014{n}" for n in range(3)]
+    for phone in phones:
+        enrol(app, "2026-03-09 10:00", phone=phone)
+
+    def stall(_sms: OutgoingSms, _receipt: SendReceipt) -> None:
+        clock.advance(app.settings.claim_lease / 2)
+
+    stalled = make_dispatcher(threads=1, wrap=lambda inner: AfterSending(inner, stall))
+    first = stalled.send_claimed(stalled.claim())
+    assert (first.claimed, first.sent) == (0, 1)  # one went out, then the batch stopped
+    assert len(fake_twilio.messages) == 1
+    given_back = [r for r in reminders(app, kind="welcome") if r.status == "pending"]
+    assert len(given_back) == 2
+    assert all(r.claimed_by is None for r in given_back)
+
+    rest = make_dispatcher(worker="worker-b").drain()
+    assert rest.sent == 2
+    assert sorted(m["to"] for m in fake_twilio.messages) == sorted(phones)
+    assert {m.status for m in messages(app)} >= {"not-sent"}
