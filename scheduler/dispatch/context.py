@@ -27,9 +27,11 @@ class DispatchOptions:
 
     # The most texts claimed, gated and recorded together: each batch's claim, its two
     # transactions and the hand-over to the next one are spread over its texts. A worker claims
-    # fewer when it measures that it could not send them within its tick (`SendLatency`) or the
-    # rate limit would not let it, so this binds only when sends are quick and unthrottled.
+    # fewer when it measures that it could not send them within its tick (`SendLatency`), nor
+    # within about `batch_seconds`, or the rate limit would not let it: this binds only when
+    # sends are quick and unthrottled.
     batch_size: int = 250
+    batch_seconds: float = 2.5
     threads: int = 4
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     # After an authentication or account error, how long sending stays halted.

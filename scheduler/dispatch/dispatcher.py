@@ -104,18 +104,26 @@ class Dispatcher:
 
         The sends go out on `threads` threads at the latency measured so far, and no faster than
         the rate limit. Before any send has been measured, one round: a slow provider is found
-        out before a whole batch is claimed behind it.
+        out before a whole batch is claimed behind it. A batch is also kept to about
+        `batch_seconds` of sending: several workers then share a backlog in small parts, while
+        each batch's fixed costs (its claim, two transactions, the hand-over) stay small beside
+        its sends.
         """
         ctx = self.ctx
         cap, threads = ctx.options.batch_size, ctx.options.threads
         latency = ctx.latency.seconds
         if latency is None:
             return min(cap, threads)
+        rate = ctx.settings.send_rate_per_second
         rounds = int(seconds / latency) if latency > 0 else cap
-        size = min(cap, threads * rounds, int(ctx.settings.send_rate_per_second * seconds))
-        if size > 0:
-            return size
-        return min(cap, threads) if first else 0
+        allowed = int(rate * seconds)
+        if min(rounds, allowed) <= 0:
+            return min(cap, threads) if first else 0
+        span = ctx.options.batch_seconds
+        if latency > 0:
+            rounds = min(rounds, max(1, int(span / latency)))
+        allowed = min(allowed, max(threads, int(rate * span)))
+        return min(cap, threads * rounds, allowed)
 
     def claim(self, limit: int | None = None) -> list[int]:
         """Claim the next batch of due texts for this worker (committed); their reminder ids."""

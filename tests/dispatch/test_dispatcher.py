@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -429,3 +430,29 @@ def test_a_batch_that_outlasts_half_its_lease_gives_its_unsent_texts_back(
     assert rest.sent == 2
     assert sorted(m["to"] for m in fake_twilio.messages) == sorted(phones)
     assert {m.status for m in messages(app)} >= {"not-sent"}
+
+
+@pytest.mark.parametrize(
+    ("latency", "left", "size"),
+    [
+        (0.004, 12.0, 250),  # a quick provider: the most a batch holds
+        (0.1, 12.0, 100),  # 2.5 s of sends on 4 threads: workers share a backlog in small parts
+        (0.5, 12.0, 20),
+        (7.0, 12.0, 4),  # slower than a batch's span: one round
+        (7.0, 5.0, 0),  # not one more round fits in the tick
+    ],
+)
+def test_a_batch_is_what_its_threads_send_in_a_few_seconds(
+    make_dispatcher: DispatcherFactory, latency: float, left: float, size: int
+) -> None:
+    dispatcher = make_dispatcher(threads=4)
+    dispatcher.ctx.latency.observe(latency)
+    assert dispatcher.batch_size(left, first=False) == size
+    assert dispatcher.batch_size(left, first=True) == max(size, 4)
+
+
+def test_the_rate_limit_keeps_a_batch_to_a_few_seconds_of_sends(make_dispatcher: DispatcherFactory) -> None:
+    dispatcher = make_dispatcher(threads=4)
+    dispatcher.ctx.settings = replace(dispatcher.ctx.settings, send_rate_per_second=10.0)
+    dispatcher.ctx.latency.observe(0.1)
+    assert dispatcher.batch_size(12.0) == 25  # 2.5 s at 10 a second, not the tick's 120
