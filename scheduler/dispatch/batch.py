@@ -201,6 +201,7 @@ class BatchPipeline:
             ]
             # The new messages' ids go into their status callback URLs.
             ids = insert_messages(db, [item.message for item in outgoing], ctx.worker, now)
+            lease = ctx.settings.claim_lease
             prepared = []
             for item, message_id in zip(outgoing, ids, strict=True):
                 for reminder in item.reminders:
@@ -218,7 +219,7 @@ class BatchPipeline:
                             status_callback=self._callback_url(message_id),
                             validity_period_seconds=_validity(min(deadlines, default=None), now),
                         ),
-                        min(leases, default=now + ctx.settings.claim_lease) - ctx.settings.claim_lease / 2,
+                        min(leases, default=now + lease) - lease / 2,
                     )
                 )
             held.write_back(now)
