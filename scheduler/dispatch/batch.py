@@ -82,6 +82,8 @@ class BatchPipeline:
             prepared, in_doubt = [], []
         earlier = self._sent(after) if after is not None else []
         refused = _refusals(earlier)
+        # A patient whose message went back unsent gets none of their later ones before it.
+        held = {result.prepared.patient_id for result in earlier if result.stopping}
         if after is not None and (after.in_doubt or any(r.receipt is None for r in earlier)):
             # A refusal may halt sending or change a patient, and texts in doubt go before the
             # next batch as they did: record and settle those first.
@@ -90,7 +92,7 @@ class BatchPipeline:
             self._run_in_doubt_groups(after.in_doubt, counts)
         flight = Flight(in_doubt=in_doubt, size=len(prepared))
         if prepared:
-            flight.sends = self._feeder.submit(self._send_batch, prepared, refused)
+            flight.sends = self._feeder.submit(self._send_batch, prepared, refused, held)
         self._record(earlier, counts)
         return flight
 
@@ -117,13 +119,18 @@ class BatchPipeline:
         except Exception:
             log.exception("a dispatch batch failed unexpectedly")
 
-    def _send_batch(self, prepared: list[Prepared], refused: dict[int, Reason]) -> list[SendResult]:
+    def _send_batch(
+        self, prepared: list[Prepared], refused: dict[int, Reason], held: set[int] | None = None
+    ) -> list[SendResult]:
         # One patient's messages go out one after another, in order: the welcome first, and
         # a refusal (an opt-out, a bad number) is seen before their next one is tried.
         by_patient: dict[int, list[Prepared]] = {}
         for item in prepared:
             by_patient.setdefault(item.patient_id, []).append(item)
-        groups = [(group, refused.get(patient_id)) for patient_id, group in by_patient.items()]
+        held = held or set()
+        groups = [
+            (group, refused.get(patient_id), patient_id in held) for patient_id, group in by_patient.items()
+        ]
         # One loop a thread, each taking the next patient's group until none is left: a task (and
         # a wake-up of this thread) per thread, not per patient.
         done: list[list[SendResult]] = [[] for _ in groups]
@@ -278,13 +285,17 @@ class BatchPipeline:
 
     # -- 2. send -------------------------------------------------------------------------------
 
-    def _send_group(self, group: list[Prepared], refused: Reason | None = None) -> list[SendResult]:
+    def _send_group(
+        self, group: list[Prepared], refused: Reason | None = None, held: bool = False
+    ) -> list[SendResult]:
         results: list[SendResult] = []
         for prepared in group:
             if refused is not None:
                 results.append(SendResult(prepared, withdrawn=refused))
                 continue
-            result = self._send_one(prepared)
+            # Once one message goes back unsent, the patient's later ones wait behind it.
+            result = SendResult(prepared, stopping=True) if held else self._send_one(prepared)
+            held = result.stopping
             failure = result.error.failure if result.error else None
             if failure is Failure.OPTED_OUT:
                 refused = Reason.OPTED_OUT
@@ -301,6 +312,8 @@ class BatchPipeline:
             # batch outlasts half its lease is sent from in smaller batches, as it is measured).
             return SendResult(prepared, stopping=True)
         ctx.limiter.wait()
+        if ctx.clock.now() >= prepared.send_by:  # the rate limit held it up that long
+            return SendResult(prepared, stopping=True)
         started = time.monotonic()
         try:
             return SendResult(prepared, receipt=ctx.sender.send(prepared.sms))

@@ -59,8 +59,8 @@ class Dispatcher:
 
         With a budget (a worker's tick), each batch is only as large as this worker can send in
         the time left, so that the rest of a backlog stays claimable by other workers; `backlog`
-        then says that more may be due. Without one, batches are as large as can go out well
-        within the lease.
+        then says that more may be due. Without one, the time is half the lease. Either way a
+        batch is also kept to about `batch_seconds` of sends (`batch_size`).
         """
         counts = Counts()
         started = time.monotonic()
