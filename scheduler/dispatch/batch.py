@@ -120,14 +120,13 @@ class BatchPipeline:
             log.exception("a dispatch batch failed unexpectedly")
 
     def _send_batch(
-        self, prepared: list[Prepared], refused: dict[int, Reason], held: set[int] | None = None
+        self, prepared: list[Prepared], refused: dict[int, Reason], held: set[int]
     ) -> list[SendResult]:
         # One patient's messages go out one after another, in order: the welcome first, and
         # a refusal (an opt-out, a bad number) is seen before their next one is tried.
         by_patient: dict[int, list[Prepared]] = {}
         for item in prepared:
             by_patient.setdefault(item.patient_id, []).append(item)
-        held = held or set()
         groups = [
             (group, refused.get(patient_id), patient_id in held) for patient_id, group in by_patient.items()
         ]
@@ -285,9 +284,7 @@ class BatchPipeline:
 
     # -- 2. send -------------------------------------------------------------------------------
 
-    def _send_group(
-        self, group: list[Prepared], refused: Reason | None = None, held: bool = False
-    ) -> list[SendResult]:
+    def _send_group(self, group: list[Prepared], refused: Reason | None, held: bool) -> list[SendResult]:
         results: list[SendResult] = []
         for prepared in group:
             if refused is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,6 +13,8 @@ from sqlalchemy import func, select
 
 from scheduler.app import App
 from scheduler.dispatch import Dispatcher
+from scheduler.dispatch.batch import BatchPipeline
+from scheduler.dispatch.context import Counts
 from scheduler.serialize import to_json
 from scheduler.services import EnrolRequest
 from scheduler.services.delivery import DeliveryReport, DeliveryReports
@@ -430,6 +433,42 @@ def test_a_batch_that_outlasts_half_its_lease_gives_its_unsent_texts_back(
     assert rest.sent == 2
     assert sorted(m["to"] for m in fake_twilio.messages) == sorted(phones)
     assert {m.status for m in messages(app)} >= {"not-sent"}
+
+
+def test_a_patient_whose_message_went_back_gets_no_later_one_before_it(
+    make_dispatcher: DispatcherFactory, app: App, fake_twilio: FakeTwilio, clock: FrozenClock
+) -> None:
+    """The batch after a stalled one was claimed later, so its lease has time left; the patient's
+    next text in it still waits behind the welcome that went back unsent."""
+    enrol(app, "2026-03-09 10:00", phone="+12015550150")  # a welcome, due now
+    clock.advance(timedelta(minutes=1))
+    enrol(app, "2026-03-04 08:00", phone=PHONE)  # a welcome and a prep text, due a minute later
+    claimed_at = clock.now()
+
+    def stall(_sms: OutgoingSms, _receipt: SendReceipt) -> None:
+        clock.set(claimed_at + app.settings.claim_lease / 2)  # the first batch's half lease is gone
+
+    dispatcher = make_dispatcher(threads=1, wrap=lambda inner: AfterSending(inner, stall))
+    first = dispatcher.claim(2)
+    clock.advance(timedelta(minutes=1))
+    second = dispatcher.claim(1)
+    by_id = {r.id: r for r in reminders(app)}
+    assert [(by_id[i].kind, by_id[i].patient_id) for i in first + second] == [
+        ("welcome", 1), ("welcome", 2), ("prep", 2)
+    ]  # fmt: skip
+
+    counts = Counts()
+    with ThreadPoolExecutor(1) as pool:
+        pipeline = BatchPipeline(dispatcher.ctx, pool)
+        try:
+            pipeline.finish(pipeline.launch(second, counts, after=pipeline.launch(first, counts)), counts)
+        finally:
+            pipeline.close()
+    assert [m["to"] for m in fake_twilio.messages] == ["+12015550150"]
+    assert {(r.kind, r.status) for r in reminders(app, patient_id=2)} >= {
+        ("welcome", "pending"),
+        ("prep", "pending"),
+    }
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from datetime import UTC, datetime
 
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -43,10 +44,9 @@ def tallied(app: App) -> Counter[Key]:
 
 
 def _slot(starts_at: object) -> int:
-    from datetime import UTC, datetime
-
-    if isinstance(starts_at, str):  # SQLite: naive UTC text
-        starts_at = datetime.fromisoformat(starts_at).replace(tzinfo=UTC)
+    """The quarter hour of a start as read by plain SQL: naive UTC text on SQLite."""
+    if isinstance(starts_at, str):
+        starts_at = datetime.fromisoformat(starts_at)
     assert isinstance(starts_at, datetime)
     return tallies.slot_of(starts_at if starts_at.tzinfo else starts_at.replace(tzinfo=UTC))
 
