@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import signal
@@ -99,7 +98,6 @@ def worker(with_demo: bool) -> None:
         if with_demo:
             detail = ensure_demo(app)
             click.echo(f"demo patient {detail.patient.id} ({detail.patient.timezone})")
-        _freeze_start_up()
         run_worker(app)
 
 
@@ -153,6 +151,7 @@ def serve(host: str, port: int, with_demo: bool, no_worker: bool) -> None:
     import uvicorn
 
     from scheduler.demo import ensure_demo
+    from scheduler.runner import freeze_start_up
     from scheduler.services.accounts import Accounts
     from scheduler.web import create_app
 
@@ -192,14 +191,6 @@ def serve(host: str, port: int, with_demo: bool, no_worker: bool) -> None:
         # handler that was installed before it; that handler lets the command exit with 0.
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: None)
-        _freeze_start_up()
+        freeze_start_up()
         server.run()
         click.echo("stopped")
-
-
-def _freeze_start_up() -> None:
-    """Leave what start-up made (the modules, the app and its settings, some 150,000 objects) out
-    of every later garbage collection: it lives as long as the process, and a full collection that
-    walked it held a page up for 80-90 ms about once every twenty requests."""
-    gc.collect()
-    gc.freeze()

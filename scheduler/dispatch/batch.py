@@ -210,8 +210,7 @@ class BatchPipeline:
             lease = ctx.settings.claim_lease
             prepared = []
             for item, message_id in zip(outgoing, ids, strict=True):
-                for reminder in item.reminders:
-                    reminder.message_id = message_id
+                held.carry(item.reminders, message_id)
                 deadlines = [r.deadline for r in item.reminders if r.deadline is not None]
                 leases = [r.lease_until for r in item.reminders if r.lease_until is not None]
                 prepared.append(

@@ -18,7 +18,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from scheduler import __version__
 from scheduler.app import App
 from scheduler.errors import SignInRequired
-from scheduler.runner import SCHEDULER_LOG, add_jobs, heartbeat, make_dispatcher
+from scheduler.runner import SCHEDULER_LOG, add_jobs, freeze_start_up, heartbeat, make_dispatcher
 from scheduler.services.accounts import Accounts
 from scheduler.services.api_tokens import ApiTokens
 from scheduler.services.delivery import DeliveryReports
@@ -53,6 +53,7 @@ def create_app(app: App, *, run_worker: bool = False) -> FastAPI:
         dispatcher = make_dispatcher(app)
         scheduler = BackgroundScheduler(timezone="UTC", logger=SCHEDULER_LOG)
         add_jobs(scheduler, app, dispatcher)
+        freeze_start_up()  # again: the SMS client came after `reminders serve` froze the rest
         with heartbeat(app, dispatcher):
             scheduler.start()
             try:
