@@ -56,7 +56,8 @@ def dispatch(once: bool, as_json: bool) -> None:
     """Send every text that is due now, then exit (for cron, operators and tests).
 
     Prints what happened: claimed, sent, retry, failed, expired, skipped, deferred (outside the
-    send window) and unknown (outcome to be reconciled).
+    send window), unknown (outcome to be reconciled) and returned (handed back unsent, to be
+    claimed again).
     """
     from scheduler.runner import heartbeat, make_dispatcher
 

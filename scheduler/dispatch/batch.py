@@ -150,7 +150,14 @@ class BatchPipeline:
         wait(loops)
         for future in loops:
             future.result()
-        return [result for results in done for result in results]
+        sent = [result for group in done for result in group]
+        returned = sum(1 for result in sent if result.stopping)
+        if returned and not self.ctx.holding_back(self.ctx.clock.now()):
+            log.warning(
+                "%s messages went back unsent: half their claims' lease had gone (a slow provider?)",
+                returned,
+            )
+        return sent
 
     def _run_in_doubt_groups(self, groups: list[list[int]], counts: Counts) -> None:
         for group in groups:
@@ -192,6 +199,7 @@ class BatchPipeline:
                 patient = held.patients[reminder.patient_id]
                 if stopping:
                     release(reminder, now)
+                    counts.add("returned")
                 elif reminder_id in doubtful:
                     in_doubt.setdefault(doubtful[reminder_id][0].id, []).append(reminder_id)
                 elif self._gate(

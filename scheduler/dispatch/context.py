@@ -48,6 +48,9 @@ class Counts:
     skipped: int = 0
     deferred: int = 0
     unknown: int = 0
+    # Handed back unsent, to wait for the next claim: the worker was stopping or holding back, or
+    # half the claims' lease had gone before the send could start.
+    returned: int = 0
     # The drain stopped because its time was up, not because nothing more was due.
     backlog: bool = field(default=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)

@@ -186,6 +186,7 @@ class Recorder:
             for reminder in carried:
                 if result.withdrawn is None:
                     release(reminder, now)
+                    counts.add("returned")
                 else:
                     release(reminder, now, status=ReminderStatus.SKIPPED, reason=result.withdrawn)
                     counts.add("skipped")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -408,8 +409,26 @@ def test_a_21610_on_send_and_in_a_delivery_report_leave_the_same_patient_and_aud
     assert {reason for _kind, state, reason in texts if state == "cancelled"} == {"opted-out"}
 
 
+def test_a_worker_told_to_stop_hands_its_claimed_texts_back_unsent(
+    make_dispatcher: DispatcherFactory, app: App, fake_twilio: FakeTwilio
+) -> None:
+    for n in range(2):
+        enrol(app, "2026-03-09 10:00", phone=f"+1201555016{n}")
+    dispatcher = make_dispatcher()
+    claimed = dispatcher.claim()
+    dispatcher.stop()
+    counts = dispatcher.send_claimed(claimed)
+    assert (counts.sent, counts.returned) == (0, 2)
+    assert fake_twilio.messages == []
+    assert {(r.status, r.claimed_by) for r in reminders(app, kind="welcome")} == {("pending", None)}
+
+
 def test_a_batch_that_outlasts_half_its_lease_gives_its_unsent_texts_back(
-    make_dispatcher: DispatcherFactory, app: App, fake_twilio: FakeTwilio, clock: FrozenClock
+    make_dispatcher: DispatcherFactory,
+    app: App,
+    fake_twilio: FakeTwilio,
+    clock: FrozenClock,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A provider that stalls mid-batch: the texts not yet sent when half their lease has gone are
     not sent by this batch (another worker could take them once it runs out); they go back to wait,
@@ -422,9 +441,12 @@ def test_a_batch_that_outlasts_half_its_lease_gives_its_unsent_texts_back(
         clock.advance(app.settings.claim_lease / 2)
 
     stalled = make_dispatcher(threads=1, wrap=lambda inner: AfterSending(inner, stall))
-    first = stalled.send_claimed(stalled.claim())
-    assert (first.claimed, first.sent) == (0, 1)  # one went out, then the batch stopped
+    with caplog.at_level(logging.WARNING, logger="scheduler.dispatch"):
+        first = stalled.send_claimed(stalled.claim())
+    assert (first.claimed, first.sent, first.returned) == (0, 1, 2)  # one went out, then it stopped
     assert len(fake_twilio.messages) == 1
+    assert "2 messages went back unsent" in caplog.text
+    assert not any(phone in caplog.text for phone in phones)
     given_back = [r for r in reminders(app, kind="welcome") if r.status == "pending"]
     assert len(given_back) == 2
     assert all(r.claimed_by is None for r in given_back)
@@ -465,6 +487,7 @@ def test_a_patient_whose_message_went_back_gets_no_later_one_before_it(
         finally:
             pipeline.close()
     assert [m["to"] for m in fake_twilio.messages] == ["+12015550150"]
+    assert counts.returned == 2  # the welcome, then the prep text held behind it
     assert {(r.kind, r.status) for r in reminders(app, patient_id=2)} >= {
         ("welcome", "pending"),
         ("prep", "pending"),
