@@ -188,10 +188,11 @@ def add_jobs(scheduler: BaseScheduler, app: App, dispatcher: Dispatcher) -> None
 
 
 def freeze_start_up() -> None:
-    """Leave what start-up made (the modules, the app, its settings and the SMS client: some
-    150,000 objects) out of every later garbage collection. It lives as long as the process, and
+    """Leave what start-up made (the modules, the app, its settings and the SMS client: over
+    100,000 objects) out of every later garbage collection. It lives as long as the process, and
     a full collection that walked it took 35-90 ms: in the web process, a page held up about once
-    every twenty requests; in a worker, some 20% of the dispatch thread's time while it sends."""
+    every twenty requests; in a worker, about a seventh of the dispatch thread's time while it
+    sends."""
     gc.collect()
     gc.freeze()
 

@@ -154,7 +154,8 @@ class BatchPipeline:
         returned = sum(1 for result in sent if result.stopping)
         if returned and not self.ctx.holding_back(self.ctx.clock.now()):
             log.warning(
-                "%s messages went back unsent: half their claims' lease had gone (a slow provider?)",
+                "messages given back unsent for the next claim, as half a claim's lease went by "
+                "before they could go (a slow provider?): %s",
                 returned,
             )
         return sent
