@@ -34,7 +34,7 @@ APPOINTMENTS: Table = Appointment.__table__  # type: ignore[assignment]
 PATIENTS: Table = Patient.__table__  # type: ignore[assignment]
 
 # What the gates and the composer may change on a claimed text, and so what is written back.
-_MUTABLE = ("status", "reason", "claimed_by", "lease_until", "due_at", "attempts", "message_id")  # id last
+_MUTABLE = ("status", "reason", "claimed_by", "lease_until", "due_at", "attempts", "message_id")
 _REMINDER_COLUMNS = (
     "id",
     "patient_id",
@@ -127,7 +127,7 @@ class HeldTexts:
         """Point texts at the message about to carry them; written back with the rest."""
         for reminder in reminders:
             # Into the object's dict, as `_snapshot` reads it: an attribute set would run the
-            # ORM's change events (about 6 µs a text) for an object no session will flush.
+            # ORM's change events (several µs a text) for an object no session will flush.
             reminder.__dict__["message_id"] = message_id
 
     def write_back(self, now: datetime) -> int:
@@ -136,14 +136,9 @@ class HeldTexts:
         # Rows that changed the same columns go in one statement (most often only `message_id`:
         # the texts about to be sent); the other columns are as they were, the rows being locked.
         changed: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        carried = changed.setdefault(("message_id",), [])
         for reminder_id, (reminder, before) in self._texts.items():
             after = _snapshot(reminder)
             if after == before:
-                continue
-            self._texts[reminder_id] = (reminder, after)
-            if after[:-1] == before[:-1]:  # only `message_id`, the last: a text about to be sent
-                carried.append({"rid": reminder_id, "message_id": after[-1]})
                 continue
             differ = [
                 (name, new) for name, new, old in zip(_MUTABLE, after, before, strict=True) if new != old
@@ -151,9 +146,9 @@ class HeldTexts:
             changed.setdefault(tuple(name for name, _new in differ), []).append(
                 {"rid": reminder_id, **dict(differ)}
             )
+            self._texts[reminder_id] = (reminder, after)
         for rows in changed.values():
-            if rows:
-                update_held(self.db, rows, self.worker, now)
+            update_held(self.db, rows, self.worker, now)
         return sum(len(rows) for rows in changed.values())
 
 
